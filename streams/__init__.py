@@ -1,0 +1,1 @@
+"""The Faust app, its settings, topics, event records and schemas, and the command line."""
