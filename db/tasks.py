@@ -1,0 +1,135 @@
+"""Task queries and writes: each write changes the row and appends its audit and outbox rows atomically."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any, Callable
+
+from sqlalchemy import delete, func, select
+
+from .events import PendingEvent, record_event
+from .models import Task
+from .serialize import task_snapshot
+
+#: Fields a client may change through the API.
+MUTABLE_FIELDS = ("title", "description", "due_date", "priority", "tags", "completed")
+
+
+class TaskNotFound(LookupError):
+    """No such task for this user (another user's task is reported the same way)."""
+
+    def __init__(self, task_id: uuid.UUID) -> None:
+        super().__init__(f"task {task_id} not found")
+        self.task_id = task_id
+
+
+class VersionMismatch(Exception):
+    """The task changed since the version the client based its edit on."""
+
+    def __init__(self, task_id: uuid.UUID, expected: int, current: int) -> None:
+        super().__init__(f"task {task_id} is at version {current}, not {expected}")
+        self.task_id, self.expected, self.current = task_id, expected, current
+
+
+async def get_task(session, user_id: str, task_id: uuid.UUID) -> Task | None:
+    return (
+        await session.execute(select(Task).where(Task.id == task_id, Task.user_id == user_id))
+    ).scalar_one_or_none()
+
+
+async def list_tasks(
+    session, user_id: str, *, completed: bool | None, limit: int, offset: int
+) -> tuple[list[Task], int]:
+    """One page of the user's tasks, newest first, and the total that match."""
+    where = [Task.user_id == user_id]
+    if completed is not None:
+        where.append(Task.completed.is_(completed))
+    total = (await session.execute(select(func.count()).select_from(Task).where(*where))).scalar_one()
+    rows = await session.execute(
+        select(Task).where(*where).order_by(Task.created_at.desc(), Task.id.desc()).limit(limit).offset(offset)
+    )
+    return list(rows.scalars()), total
+
+
+async def create_task(session, user_id: str, fields: dict[str, Any], *, now: datetime) -> tuple[Task, PendingEvent]:
+    task = Task(
+        id=uuid.uuid4(),
+        user_id=user_id,
+        title=fields["title"],
+        description=fields.get("description"),
+        due_date=fields.get("due_date"),
+        priority=fields.get("priority", "MEDIUM"),
+        tags=fields.get("tags", []),
+        completed=bool(fields.get("completed", False)),
+        completed_at=now if fields.get("completed") else None,
+        recurring_task_id=fields.get("recurring_task_id"),
+        version=1,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(task)
+    await session.flush()
+    event = await record_event(
+        session, user_id=user_id, task_id=task.id, event_type="created", before=None,
+        after=task_snapshot(task), now=now,
+    )
+    return task, event
+
+
+async def _locked(session, user_id: str, task_id: uuid.UUID, expected_version: int | None) -> Task:
+    task = (
+        await session.execute(select(Task).where(Task.id == task_id, Task.user_id == user_id).with_for_update())
+    ).scalar_one_or_none()
+    if task is None:
+        raise TaskNotFound(task_id)
+    if expected_version is not None and task.version != expected_version:
+        raise VersionMismatch(task_id, expected_version, task.version)
+    return task
+
+
+async def modify_task(
+    session,
+    user_id: str,
+    task_id: uuid.UUID,
+    mutate: Callable[[Task], dict[str, Any]],
+    *,
+    now: datetime,
+    expected_version: int | None = None,
+) -> tuple[Task, PendingEvent | None]:
+    """Apply `mutate(task) -> {field: new value}` under a row lock.
+
+    A change that alters nothing writes nothing and emits no event.
+    """
+    task = await _locked(session, user_id, task_id, expected_version)
+    wanted = mutate(task)
+    changed = {k: v for k, v in wanted.items() if getattr(task, k) != v}
+    if not changed:
+        return task, None
+    before = task_snapshot(task)
+    for key, value in changed.items():
+        setattr(task, key, value)
+    if "completed" in changed:
+        task.completed_at = now if task.completed else None
+        event_type = "completed" if task.completed else "uncompleted"
+    else:
+        event_type = "updated"
+    task.version += 1
+    task.updated_at = now
+    await session.flush()
+    event = await record_event(
+        session, user_id=user_id, task_id=task.id, event_type=event_type, before=before,
+        after=task_snapshot(task), now=now,
+    )
+    return task, event
+
+
+async def delete_task(
+    session, user_id: str, task_id: uuid.UUID, *, now: datetime, expected_version: int | None = None
+) -> PendingEvent:
+    task = await _locked(session, user_id, task_id, expected_version)
+    before = task_snapshot(task)
+    await session.execute(delete(Task).where(Task.id == task.id))
+    return await record_event(
+        session, user_id=user_id, task_id=task_id, event_type="deleted", before=before, after=None, now=now
+    )
