@@ -1,0 +1,54 @@
+"""Fan-out agent: turns `task-events` into client-ready `task-updates` (key = user_id)."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from streams.app import app
+from streams.events import TaskEventRecord, UndecodableEvent, decode_event
+from streams.topics import task_events, task_events_dlq, task_updates
+
+log = logging.getLogger(__name__)
+
+
+def client_update(event: TaskEventRecord) -> dict[str, Any]:
+    """What a WebSocket client receives: the change and the user's sequence number to resume from."""
+    return {
+        "type": f"task.{event.event_type}",
+        "seq": event.seq,
+        "event_id": event.event_id,
+        "task_id": event.task_id,
+        "task": event.after if event.after is not None else event.before,
+        "changes": event.changes,
+        "occurred_at": event.occurred_at.isoformat().replace("+00:00", "Z"),
+    }
+
+
+async def dead_letter(message: Any, error: Exception) -> None:
+    """Park an undecodable message with where it came from and why, instead of crashing the worker."""
+    log.error(
+        "undecodable message on %s partition %s offset %s: %s; sent to %s",
+        message.topic, message.partition, message.offset, error, task_events_dlq.get_topic_name(),
+    )
+    await task_events_dlq.send(
+        key=message.key,
+        value=message.value,
+        headers={
+            "error": str(error).encode(),
+            "source": f"{message.topic}/{message.partition}/{message.offset}".encode(),
+        },
+    )
+
+
+@app.agent(task_events)
+async def fan_out_updates(stream):
+    async for event in stream.events():
+        message = event.message
+        try:
+            record = decode_event(event.value)
+        except UndecodableEvent as exc:
+            await dead_letter(message, exc)
+            continue
+        await task_updates.send(key=record.user_id.encode(), value=json.dumps(client_update(record)).encode())

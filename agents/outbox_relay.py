@@ -1,0 +1,114 @@
+"""Outbox relay: publishes committed events right after commit and re-publishes whatever was left behind."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections import deque
+from datetime import timedelta
+from typing import Any, Iterable
+
+from mode import Service
+
+from db import outbox as queries
+from db.events import PendingEvent
+
+log = logging.getLogger(__name__)
+
+BATCH = 500
+SCAN_INTERVAL = 1.0
+PURGE_AFTER = timedelta(hours=24)
+
+
+class OutboxRelay(Service):
+    """One per worker. Writers hand it events after commit (never waiting for the broker);
+    it sends them in order, confirms them in the outbox, and every second sweeps the outbox
+    for rows nobody confirmed (broker down, process killed between commit and publish)."""
+
+    def __init__(self, app: Any, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.app = app
+        self._queue: deque[PendingEvent] = deque()
+        self._wakeup = asyncio.Event()
+        # Outbox ids queued or being sent here, so the sweep never queues the same row twice.
+        self._known: set[int] = set()
+        self.published = 0
+        self.failed = 0
+
+    def enqueue(self, events: Iterable[PendingEvent | None]) -> None:
+        """Hand over committed events; returns at once."""
+        for event in events:
+            if event is not None and event.outbox_id not in self._known:
+                self._known.add(event.outbox_id)
+                self._queue.append(event)
+        self._wakeup.set()
+
+    @Service.task
+    async def _publisher(self) -> None:
+        while not self.should_stop:
+            if not self._queue:
+                self._wakeup.clear()
+                await self.wait_first(self._wakeup.wait(), timeout=SCAN_INTERVAL)
+                continue
+            batch = [self._queue.popleft() for _ in range(min(BATCH, len(self._queue)))]
+            try:
+                await self._send(batch)
+            finally:
+                self._known.difference_update(e.outbox_id for e in batch)
+
+    async def _send(self, batch: list[PendingEvent]) -> None:
+        producer = self.app.producer
+        pending: list[tuple[PendingEvent, Any]] = []
+        ok: list[int] = []
+        failed: dict[str, list[int]] = {}
+        for event in batch:
+            try:
+                future = await producer.send(
+                    event.topic, event.key.encode(), json.dumps(event.payload).encode(), None, None,
+                    {"event_type": event.payload.get("event_type", "").encode()},
+                )
+                pending.append((event, future))
+            except Exception as exc:  # the send could not even be queued: retry later
+                failed.setdefault(f"{type(exc).__name__}: {exc}", []).append(event.outbox_id)
+        for event, future in pending:
+            try:
+                await future
+                ok.append(event.outbox_id)
+            except Exception as exc:
+                log.warning("publishing event %s to %s failed: %s", event.event_id, event.topic, exc)
+                failed.setdefault(f"{type(exc).__name__}: {exc}", []).append(event.outbox_id)
+        try:
+            async with self.app.database.transaction() as session:
+                await queries.mark_published(session, ok)
+                for error, ids in failed.items():
+                    await queries.mark_failed(session, ids, error)
+        except Exception as exc:
+            # The events are on the broker; at worst the relay sends them again (consumers dedupe).
+            log.warning("could not record %d published events in the outbox: %s", len(ok), exc)
+        self.published += len(ok)
+        self.failed += sum(len(ids) for ids in failed.values())
+
+    @Service.timer(SCAN_INTERVAL)
+    async def _sweep(self) -> None:
+        """Re-publish rows left unpublished past their lease or backoff."""
+        try:
+            async with self.app.database.transaction() as session:
+                claimed = await queries.claim_pending(session, limit=BATCH, exclude=set(self._known))
+        except Exception as exc:
+            log.warning("outbox sweep could not read the outbox: %s", exc)
+            return
+        if claimed:
+            log.info("re-publishing %d events left in the outbox", len(claimed))
+            self.enqueue(claimed)
+
+    @Service.timer(3600.0)
+    async def _purge(self) -> None:
+        try:
+            async with self.app.database.transaction() as session:
+                removed = await queries.purge_published(session, older_than=PURGE_AFTER)
+        except Exception as exc:
+            log.warning("outbox purge failed: %s", exc)
+            return
+        if removed:
+            log.info("purged %d published outbox rows older than %s", removed, PURGE_AFTER)

@@ -1,0 +1,41 @@
+"""Topic declarations: the wire contract data engineers read (see the README's topic table)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import faust
+
+from .app import app
+from .settings import get_settings
+
+TASK_EVENTS = "task-events"
+REMINDERS = "reminders"
+TASK_UPDATES = "task-updates"
+TASK_EVENTS_DLQ = "task-events-dlq"
+
+#: Topics the application owns, created by `taskstream dev` and declared by workers.
+TOPICS = (TASK_EVENTS, REMINDERS, TASK_UPDATES, TASK_EVENTS_DLQ)
+
+# Values are JSON bytes decoded by the agents themselves, so an undecodable message
+# reaches the agent (and the dead-letter topic) instead of failing inside Faust.
+task_events = app.topic(TASK_EVENTS, key_serializer="raw", value_serializer="raw")
+reminders = app.topic(REMINDERS, key_serializer="raw", value_serializer="raw")
+task_updates = app.topic(TASK_UPDATES, key_serializer="raw", value_serializer="raw")
+task_events_dlq = app.topic(TASK_EVENTS_DLQ, key_serializer="raw", value_serializer="raw")
+
+
+OWNED = (task_events, reminders, task_updates, task_events_dlq)
+
+
+def apply_topic_settings(app: faust.App) -> None:
+    """Retention comes from settings, which are read at start-up, not at import."""
+    retention = timedelta(hours=get_settings().topic_retention_hours)
+    for topic in OWNED:
+        topic.retention = retention
+
+
+async def declare_topics() -> None:
+    """Create the topics the app writes to but Faust would not declare (it declares only agents' sources)."""
+    for topic in OWNED:
+        await topic.maybe_declare()

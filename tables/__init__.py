@@ -1,0 +1,1 @@
+"""Faust tables: the windowed reminder schedule and per-user windows."""
