@@ -1,0 +1,1 @@
+"""Web views (REST, WebSocket), auth, validation, error mapping and the OpenAPI document."""

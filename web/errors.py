@@ -1,0 +1,57 @@
+"""API errors: every failure a client sees is JSON {"error", "message", "details"}."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aiohttp import web
+
+
+def json_response(data: Any, *, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+    return web.Response(
+        body=json.dumps(data, separators=(",", ":")).encode(),
+        status=status,
+        content_type="application/json",
+        headers=headers,
+    )
+
+
+class ApiError(Exception):
+    """An error with its HTTP status, a stable machine code, a human message and details."""
+
+    def __init__(
+        self,
+        status: int,
+        error: str,
+        message: str,
+        details: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status, self.error, self.message = status, error, message
+        self.details = details or {}
+        self.headers = headers
+
+    def response(self) -> web.Response:
+        body = {"error": self.error, "message": self.message, "details": self.details}
+        return json_response(body, status=self.status, headers=self.headers)
+
+
+class ValidationError(ApiError):
+    """Bad input in a named field, parameter or header: 400."""
+
+    def __init__(self, field: str, message: str, **details: Any) -> None:
+        super().__init__(400, "validation_error", f"{field}: {message}", {"field": field, **details})
+        self.field = field
+
+
+def not_found(what: str, ident: Any) -> ApiError:
+    return ApiError(404, "not_found", f"{what} {ident} does not exist", {"id": str(ident)})
+
+
+def unauthorized(message: str) -> ApiError:
+    return ApiError(
+        401, "unauthorized", message + "; send 'Authorization: Bearer <token>' (see `taskstream token`)",
+        headers={"WWW-Authenticate": 'Bearer realm="taskstream"'},
+    )

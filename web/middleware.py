@@ -1,0 +1,82 @@
+"""aiohttp middlewares: request ids, authentication and the mapping of every failure to JSON."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import uuid
+from typing import Awaitable, Callable
+
+from aiohttp import web
+from sqlalchemy import exc as sa_exc
+
+from .auth import bearer_token, verify_token
+from .errors import ApiError
+
+log = logging.getLogger("taskstream.web")
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+# aiohttp's own HTTP errors (no route, wrong method, body too large) in our JSON shape.
+_HTTP_ERRORS = {
+    404: ("not_found", "no such route; see /openapi.json for the API"),
+    405: ("method_not_allowed", "this route does not accept that method; see /openapi.json"),
+    413: ("payload_too_large", "the request body is over the 1 MiB limit"),
+}
+
+
+def _database_down(exc: BaseException) -> bool:
+    if isinstance(exc, (ConnectionError, OSError, asyncio.TimeoutError)):
+        return True
+    if isinstance(exc, sa_exc.DBAPIError):
+        return exc.connection_invalidated or isinstance(exc, (sa_exc.OperationalError, sa_exc.InterfaceError))
+    return isinstance(exc, sa_exc.TimeoutError)
+
+
+@web.middleware
+async def errors_and_request_id(request: web.Request, handler: Handler) -> web.StreamResponse:
+    incoming = request.headers.get("X-Request-ID", "")
+    request_id = incoming if REQUEST_ID.match(incoming) else uuid.uuid4().hex
+    request["request_id"] = request_id
+    try:
+        response = await handler(request)
+    except ApiError as exc:
+        response = exc.response()
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        error, message = _HTTP_ERRORS.get(exc.status, ("http_error", exc.reason))
+        response = ApiError(exc.status, error, message, headers={
+            k: v for k, v in exc.headers.items() if k.lower() == "allow"
+        }).response()
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:
+        if _database_down(exc):
+            log.warning("database unavailable during %s %s: %s", request.method, request.path, type(exc).__name__)
+            response = ApiError(
+                503, "database_unavailable", "the database is not reachable right now; retry shortly",
+                headers={"Retry-After": "1"},
+            ).response()
+        else:
+            log.exception("unhandled error in %s %s (request %s)", request.method, request.path, request_id)
+            response = ApiError(
+                500, "internal_error", f"an unexpected error occurred; quote request id {request_id} when reporting it"
+            ).response()
+    response.headers["X-Request-ID"] = request_id
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "no-referrer")
+    return response
+
+
+@web.middleware
+async def authenticate(request: web.Request, handler: Handler) -> web.StreamResponse:
+    if request.path.startswith("/api/"):
+        request["user_id"] = verify_token(bearer_token(request.headers.get("Authorization")))
+    return await handler(request)
+
+
+def middlewares() -> list:
+    return [errors_and_request_id, authenticate]

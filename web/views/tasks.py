@@ -1,0 +1,166 @@
+"""Task routes: create, list, read, change, complete, tag and delete."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from aiohttp import web
+
+from db import tasks as queries
+from db.models import Task
+from db.serialize import task_snapshot
+from streams.app import app
+
+from .. import validation as v
+from ..errors import ApiError, not_found
+from .base import ApiView
+
+LIST_PARAMS = ("completed", "limit", "offset")
+
+
+def task_response(view: ApiView, task: Task, *, status: int = 200) -> web.Response:
+    return view.respond(task_snapshot(task), status=status, headers={"ETag": f'"{task.version}"'})
+
+
+async def change_task(
+    view: ApiView,
+    request: web.Request,
+    task_id: str,
+    mutate: Callable[[Task], dict[str, Any]],
+) -> web.Response:
+    """The shared write path of every route that changes a task."""
+    ident = view.task_uuid(task_id)
+    expected = v.if_match(request.headers.get("If-Match"))
+    try:
+        async with view.transaction() as session:
+            task, event = await queries.modify_task(
+                session, view.user_id(request), ident, mutate, now=view.clock(), expected_version=expected
+            )
+    except queries.TaskNotFound:
+        raise not_found("task", ident) from None
+    except queries.VersionMismatch as exc:
+        raise ApiError(
+            412, "precondition_failed",
+            f"task {ident} changed meanwhile (now at version {exc.current}); reload it and retry",
+            {"current_version": exc.current, "expected_version": exc.expected},
+        ) from None
+    view.published([event])
+    return task_response(view, task)
+
+
+@app.page("/api/tasks")
+class TaskCollection(ApiView):
+    async def get(self, request: web.Request) -> web.Response:
+        query = request.query
+        v.reject_unknown_params(query, LIST_PARAMS)
+        completed = v.bool_param(query, "completed")
+        limit = v.int_param(query, "limit", 20, minimum=1, maximum=100)
+        offset = v.int_param(query, "offset", 0, minimum=0)
+        async with self.transaction() as session:
+            tasks, total = await queries.list_tasks(
+                session, self.user_id(request), completed=completed, limit=limit, offset=offset
+            )
+        return self.respond(
+            {"tasks": [task_snapshot(t) for t in tasks], "total": total, "limit": limit, "offset": offset}
+        )
+
+    async def post(self, request: web.Request) -> web.Response:
+        fields = v.task_create(await self.body(request))
+        async with self.transaction() as session:
+            task, event = await queries.create_task(session, self.user_id(request), fields, now=self.clock())
+        self.published([event])
+        response = task_response(self, task, status=201)
+        response.headers["Location"] = f"/api/tasks/{task.id}"
+        return response
+
+
+@app.page("/api/tasks/{task_id}")
+class TaskItem(ApiView):
+    async def get(self, request: web.Request, task_id: str) -> web.Response:
+        ident = self.task_uuid(task_id)
+        async with self.transaction() as session:
+            task = await queries.get_task(session, self.user_id(request), ident)
+        if task is None:
+            raise not_found("task", ident)
+        return task_response(self, task)
+
+    async def patch(self, request: web.Request, task_id: str) -> web.Response:
+        self.task_uuid(task_id)
+        fields = v.task_update(await self.body(request))
+        return await change_task(self, request, task_id, lambda task: fields)
+
+    async def delete(self, request: web.Request, task_id: str) -> web.Response:
+        ident = self.task_uuid(task_id)
+        expected = v.if_match(request.headers.get("If-Match"))
+        try:
+            async with self.transaction() as session:
+                event = await queries.delete_task(
+                    session, self.user_id(request), ident, now=self.clock(), expected_version=expected
+                )
+        except queries.TaskNotFound:
+            raise not_found("task", ident) from None
+        except queries.VersionMismatch as exc:
+            raise ApiError(
+                412, "precondition_failed", f"task {ident} changed meanwhile (now at version {exc.current})",
+                {"current_version": exc.current, "expected_version": exc.expected},
+            ) from None
+        self.published([event])
+        return self.no_content()
+
+
+@app.page("/api/tasks/{task_id}/complete")
+class TaskComplete(ApiView):
+    async def post(self, request: web.Request, task_id: str) -> web.Response:
+        return await change_task(self, request, task_id, lambda task: {"completed": True})
+
+
+@app.page("/api/tasks/{task_id}/uncomplete")
+class TaskUncomplete(ApiView):
+    async def post(self, request: web.Request, task_id: str) -> web.Response:
+        return await change_task(self, request, task_id, lambda task: {"completed": False})
+
+
+@app.page("/api/tasks/{task_id}/priority")
+class TaskPriority(ApiView):
+    async def patch(self, request: web.Request, task_id: str) -> web.Response:
+        self.task_uuid(task_id)
+        priority = v.single_field(await self.body(request), "priority")
+        return await change_task(self, request, task_id, lambda task: {"priority": priority})
+
+
+@app.page("/api/tasks/{task_id}/due-date")
+class TaskDueDate(ApiView):
+    async def patch(self, request: web.Request, task_id: str) -> web.Response:
+        self.task_uuid(task_id)
+        due = v.single_field(await self.body(request), "due_date")
+        return await change_task(self, request, task_id, lambda task: {"due_date": due})
+
+
+@app.page("/api/tasks/{task_id}/tags")
+class TaskTags(ApiView):
+    async def post(self, request: web.Request, task_id: str) -> web.Response:
+        self.task_uuid(task_id)
+        body = v.require_object(await self.body(request))
+        v.reject_unknown(body, ("tags",))
+        if "tags" not in body:
+            raise v.ValidationError("tags", "is required")
+        v.tags(body["tags"])  # validate the request itself before touching the task
+        return await change_task(
+            self, request, task_id, lambda task: {"tags": v.tags(body["tags"], existing=task.tags)}
+        )
+
+
+@app.page("/api/tasks/{task_id}/tags/{tag}")
+class TaskTag(ApiView):
+    async def delete(self, request: web.Request, task_id: str, tag: str) -> web.Response:
+        self.task_uuid(task_id)
+        name = v.tag(tag, field="tag")
+
+        def remove(task: Task) -> dict[str, Any]:
+            if name not in task.tags:
+                raise not_found("tag", name)
+            return {"tags": [t for t in task.tags if t != name]}
+
+        return await change_task(self, request, task_id, remove)
+
+
