@@ -1,0 +1,590 @@
+"""The OpenAPI 3.1 description of the HTTP API, built from route data, and the view serving it at /openapi.json."""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from importlib import metadata
+from typing import Any
+
+from aiohttp import web
+
+from db.models import EVENT_TYPES, PRIORITIES
+from streams.app import app
+
+from . import validation as v
+from .auth import ALGORITHM
+from .views.base import ApiView
+
+OPENAPI_VERSION = "3.1.0"
+JSON = "application/json"
+SECURITY_SCHEME = "bearerAuth"
+
+Schema = dict[str, Any]
+
+# Schema building blocks ---------------------------------------------------------------------
+
+
+def ref(name: str, kind: str = "schemas") -> Schema:
+    return {"$ref": f"#/components/{kind}/{name}"}
+
+
+def nullable(schema: Schema) -> Schema:
+    """The schema or null, the 3.1 way: a type array, or anyOf for a $ref."""
+    if "$ref" in schema:
+        return {"anyOf": [schema, {"type": "null"}]}
+    return {**schema, "type": [schema["type"], "null"]}
+
+
+def described(schema: Schema, description: str) -> Schema:
+    return {**schema, "description": description}
+
+
+def closed_object(
+    properties: dict[str, Schema], *, required: tuple[str, ...] | list[str] = (), **extra: Any
+) -> Schema:
+    """An object that rejects unknown members, as the API does."""
+    schema: Schema = {"type": "object", "properties": properties, "additionalProperties": False}
+    if required:
+        schema["required"] = list(required)
+    return {**schema, **extra}
+
+
+def any_case(*words: str) -> str:
+    """A regex group matching any of the words in any letter case (no inline flags: ECMA-262 has none)."""
+
+    def letters(word: str) -> str:
+        return "".join(f"[{c.lower()}{c.upper()}]" if c.isalpha() else c for c in word)
+
+    return "(?:" + "|".join(letters(word) for word in words) + ")"
+
+
+UUID: Schema = {"type": "string", "format": "uuid"}
+TIMESTAMP: Schema = {"type": "string", "format": "date-time"}
+USER_ID: Schema = {"type": "string", "minLength": 1, "maxLength": 255}
+#: The server trims before checking lengths, so a value must hold a non-blank character.
+NOT_BLANK = r"\S"
+
+# What clients send: the server is more lenient than what it stores (case, whitespace).
+INPUT_FIELDS: dict[str, Schema] = {
+    "title": {
+        "type": "string", "minLength": 1, "maxLength": v.TITLE_MAX, "pattern": NOT_BLANK,
+        "description": f"Trimmed; 1-{v.TITLE_MAX} characters after trimming.",
+    },
+    "description": described(
+        nullable({"type": "string", "maxLength": v.DESCRIPTION_MAX}), "Free text; null clears it."
+    ),
+    "due_date": described(
+        nullable(TIMESTAMP), "An ISO-8601 date-time with a UTC offset (e.g. 2026-12-01T17:00:00+01:00), "
+        "stored and returned in UTC; null clears it. A date-time without an offset is rejected.",
+    ),
+    "priority": {
+        "type": "string",
+        # Any case and surrounding whitespace are accepted; responses always carry the upper-case form.
+        "pattern": rf"^\s*{any_case(*PRIORITIES)}\s*$",
+        "description": f"One of {', '.join(PRIORITIES)} in any letter case; stored upper-case. Defaults to MEDIUM.",
+        "examples": ["HIGH", "low"],
+    },
+    "tags": {
+        "type": "array",
+        "maxItems": v.TAGS_MAX,
+        "items": {"type": "string", "minLength": 1, "maxLength": v.TAG_MAX, "pattern": NOT_BLANK},
+        "description": f"Each tag is trimmed and lower-cased, duplicates are dropped (first wins); "
+        f"a task has at most {v.TAGS_MAX} tags of 1-{v.TAG_MAX} characters.",
+    },
+    "completed": {"type": "boolean", "description": "true completes the task, false reopens it."},
+}
+
+
+def input_object(fields: tuple[str, ...], **extra: Any) -> Schema:
+    return closed_object({name: INPUT_FIELDS[name] for name in fields}, **extra)
+
+
+def task_schema() -> Schema:
+    """The task as db.serialize.task_snapshot renders it (responses, audit snapshots, events)."""
+    properties = {
+        "id": UUID,
+        "user_id": described(USER_ID, "The owner: the `sub` of the token that created the task."),
+        "title": {"type": "string", "minLength": 1, "maxLength": v.TITLE_MAX},
+        "description": nullable({"type": "string", "maxLength": v.DESCRIPTION_MAX}),
+        "completed": {"type": "boolean"},
+        "completed_at": described(nullable(TIMESTAMP), "When the task was last completed; null while open."),
+        "due_date": nullable(TIMESTAMP),
+        "priority": {"type": "string", "enum": list(PRIORITIES)},
+        "tags": {
+            "type": "array",
+            "maxItems": v.TAGS_MAX,
+            "uniqueItems": True,
+            "items": {"type": "string", "minLength": 1, "maxLength": v.TAG_MAX},
+            "description": "Lower-case, in the order they were added.",
+        },
+        "recurring_task_id": described(nullable(UUID), "The recurring task this one was generated from, if any."),
+        "version": {
+            "type": "integer", "minimum": 1,
+            "description": "Starts at 1 and grows by one with every change; the ETag is this number, quoted.",
+        },
+        "created_at": TIMESTAMP,
+        "updated_at": TIMESTAMP,
+    }
+    return closed_object(properties, required=tuple(properties), description="A task, all times in UTC.")
+
+
+def schemas() -> dict[str, Schema]:
+    return {
+        "Task": task_schema(),
+        "TaskCreate": input_object(
+            v.CREATE_FIELDS, required=("title",), description="A new task; only the title is required."
+        ),
+        "TaskUpdate": input_object(
+            v.UPDATE_FIELDS, minProperties=1,
+            description="The fields to change; at least one. Fields left out keep their value.",
+        ),
+        "PriorityChange": input_object(("priority",), required=("priority",)),
+        "DueDateChange": input_object(("due_date",), required=("due_date",)),
+        "TagsAddition": input_object(
+            ("tags",), required=("tags",),
+            description=f"Tags to add to those the task has; the result may hold at most {v.TAGS_MAX}.",
+        ),
+        "TaskList": closed_object(
+            {
+                "tasks": {"type": "array", "items": ref("Task"), "description": "Newest first."},
+                "total": {"type": "integer", "minimum": 0, "description": "How many tasks match, over all pages."},
+                "limit": {"type": "integer", "minimum": 1, "maximum": 100},
+                "offset": {"type": "integer", "minimum": 0},
+            },
+            required=("tasks", "total", "limit", "offset"),
+        ),
+        "Change": closed_object(
+            {"from": {"description": "The old value."}, "to": {"description": "The new value."}},
+            required=("from", "to"),
+        ),
+        "AuditEvent": closed_object(
+            {
+                "id": described(UUID, "The event id; the same as event_id on the task-events topic."),
+                "seq": {
+                    "type": "integer", "minimum": 1, "description": "The user's gap-free, commit-ordered sequence."
+                },
+                "event_type": {"type": "string", "enum": list(EVENT_TYPES)},
+                "occurred_at": TIMESTAMP,
+                "user_id": USER_ID,
+                "task_id": UUID,
+                "before": described(nullable(ref("Task")), "The task before the change; null for created."),
+                "after": described(nullable(ref("Task")), "The task after the change; null for deleted."),
+                "changes": {
+                    "type": "object",
+                    "additionalProperties": ref("Change"),
+                    "description": "Every field that changed (version and updated_at left out).",
+                },
+            },
+            required=("id", "seq", "event_type", "occurred_at", "user_id", "task_id", "before", "after", "changes"),
+        ),
+        "AuditPage": closed_object(
+            {
+                "task_id": UUID,
+                "events": {"type": "array", "items": ref("AuditEvent"), "description": "Oldest first."},
+                "next_cursor": described(
+                    nullable({"type": "string"}), "Pass as `cursor` for the next page; null on the last page."
+                ),
+            },
+            required=("task_id", "events", "next_cursor"),
+        ),
+        "Error": closed_object(
+            {
+                "error": {
+                    "type": "string",
+                    "description": "A stable machine code: validation_error, unauthorized, not_found, "
+                    "precondition_failed, payload_too_large, method_not_allowed, database_unavailable, "
+                    "internal_error.",
+                    "examples": ["validation_error"],
+                },
+                "message": {"type": "string", "description": "What went wrong and how to fix it, for people."},
+                "details": {
+                    "type": "object",
+                    "description": "Context: `field` for validation errors, `id` for not_found, "
+                    "`current_version` and `expected_version` for precondition_failed.",
+                },
+            },
+            required=("error", "message", "details"),
+            description="Every failure has this shape.",
+        ),
+        "Health": closed_object({"status": {"const": "ok"}}, required=("status",)),
+        "Readiness": closed_object(
+            {
+                "status": {"type": "string", "enum": ["ready", "not_ready"]},
+                "checks": {
+                    "type": "object",
+                    "properties": {"kafka": {"type": "string"}, "database": {"type": "string"}},
+                    "additionalProperties": {"type": "string"},
+                    "description": "Each dependency: `ok`, or why it is not.",
+                },
+            },
+            required=("status", "checks"),
+        ),
+        "OpenApiDocument": {"type": "object", "description": "This document."},
+    }
+
+
+# Parameters, headers and shared responses ---------------------------------------------------
+
+
+def query_int(name: str, *, default: int, minimum: int, maximum: int | None = None, description: str) -> Schema:
+    schema: Schema = {"type": "integer", "default": default, "minimum": minimum}
+    if maximum is not None:
+        schema["maximum"] = maximum
+    return {"name": name, "in": "query", "required": False, "schema": schema, "description": description}
+
+
+NOT_FOUND_RULE = (
+    "A task that does not exist, that belongs to another user, or whose id is not a UUID answers 404 "
+    "`not_found`, never 403: the API does not reveal which ids exist."
+)
+
+PARAMETERS: dict[str, Schema] = {
+    "TaskId": {
+        "name": "task_id", "in": "path", "required": True,
+        # Deliberately not format: uuid: a malformed id is a missing task (404), not a bad request.
+        "schema": {"type": "string"},
+        "description": "The task's id (a UUID). " + NOT_FOUND_RULE,
+    },
+    "Tag": {
+        "name": "tag", "in": "path", "required": True,
+        "schema": {"type": "string", "minLength": 1, "maxLength": v.TAG_MAX, "pattern": NOT_BLANK},
+        "description": "The tag to remove; matched after trimming and lower-casing.",
+    },
+    "IfMatch": {
+        "name": "If-Match", "in": "header", "required": False,
+        "schema": {"type": "string", "pattern": r'^(?:W/)?"?0*[1-9][0-9]*"?$'},
+        "description": 'The ETag (version) the change is based on, e.g. `"3"`; `W/"3"` and a bare `3` work too. '
+        "When the task is at another version nothing changes and the answer is 412. Without it, the last write wins.",
+    },
+    "RequestId": {
+        "name": "X-Request-ID", "in": "header", "required": False,
+        "schema": {"type": "string"},
+        "description": "Echoed back in the response and written to the logs. A value that is not 1-128 of "
+        "`A-Z a-z 0-9 . _ : -` is replaced by a generated id rather than rejected.",
+    },
+    "Completed": {
+        "name": "completed", "in": "query", "required": False,
+        "schema": {"type": "string", "pattern": f"^{any_case('true', '1', 'yes', 'false', '0', 'no')}?$"},
+        "description": "Only completed (`true`, `1`, `yes`) or only open (`false`, `0`, `no`) tasks, in any case; "
+        "left out or empty, all tasks.",
+        "examples": {"completed": {"value": "true"}, "open": {"value": "false"}},
+    },
+    "Limit": query_int("limit", default=20, minimum=1, maximum=100, description="Page size."),
+    "Offset": query_int("offset", default=0, minimum=0, description="How many tasks to skip."),
+    "AuditLimit": query_int("limit", default=50, minimum=1, maximum=200, description="Page size."),
+    "Cursor": {
+        "name": "cursor", "in": "query", "required": False, "schema": {"type": "string"},
+        "description": "The `next_cursor` of the previous page, unchanged; left out for the first page.",
+    },
+}
+
+#: Path template variable -> the parameter describing it.
+PATH_PARAMETERS = {"task_id": "TaskId", "tag": "Tag"}
+
+HEADERS: dict[str, Schema] = {
+    "RequestId": {
+        "description": "The request's id: the X-Request-ID sent, or a generated one. "
+        "Quote it when reporting a problem.",
+        "schema": {"type": "string"},
+    },
+    "ETag": {
+        "description": 'The task\'s version, quoted (`"3"`); send it back as If-Match.',
+        "schema": {"type": "string", "pattern": '^"[1-9][0-9]*"$'},
+    },
+    "Location": {"description": "The new task's URL.", "schema": {"type": "string"}},
+    "RetryAfter": {"description": "Seconds to wait before retrying.", "schema": {"type": "integer", "minimum": 0}},
+    "WWWAuthenticate": {"description": 'Always `Bearer realm="taskstream"`.', "schema": {"type": "string"}},
+}
+
+
+def response(description: str, schema: Schema | None = None, **headers: str) -> Schema:
+    """A response; every response carries X-Request-ID, `headers` maps names to HEADERS entries."""
+    result: Schema = {
+        "description": description,
+        "headers": {"X-Request-ID": ref("RequestId", "headers")}
+        | {name: ref(header, "headers") for name, header in headers.items()},
+    }
+    if schema is not None:
+        result["content"] = {JSON: {"schema": schema}}
+    return result
+
+
+def task_response(description: str, **headers: str) -> Schema:
+    return response(description, ref("Task"), ETag="ETag", **headers)
+
+
+#: Status -> (component name, description, extra headers) of the error responses routes share.
+ERRORS: dict[int, tuple[str, str, dict[str, str]]] = {
+    400: ("BadRequest", "`validation_error`: a body, parameter or header is invalid; `details.field` names it.", {}),
+    401: (
+        "Unauthorized",
+        "`unauthorized`: no bearer token, or one that is expired, not yet valid, badly signed or without `sub`.",
+        {"WWW-Authenticate": "WWWAuthenticate"},
+    ),
+    404: ("NotFound", "`not_found`. " + NOT_FOUND_RULE, {}),
+    412: (
+        "PreconditionFailed",
+        "`precondition_failed`: If-Match names another version; `details.current_version` is the task's version now.",
+        {},
+    ),
+    413: ("PayloadTooLarge", "`payload_too_large`: the body is over 1 MiB.", {}),
+    503: (
+        "DatabaseUnavailable",
+        "`database_unavailable`: PostgreSQL is not reachable; retry after Retry-After seconds.",
+        {"Retry-After": "RetryAfter"},
+    ),
+}
+
+
+def error_responses() -> dict[str, Schema]:
+    return {name: response(text, ref("Error"), **headers) for name, text, headers in ERRORS.values()}
+
+
+# Routes -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Route:
+    """One operation. Error responses follow from what the route does, as the code behind it does:
+
+    every /api route authenticates (401) and reads PostgreSQL (503); a body can be invalid (400)
+    or too large (413); query parameters can be invalid or unknown (400); If-Match can be
+    malformed (400) or stale (412); a {task_id} in the path can name no task of the caller's (404).
+    """
+
+    method: str
+    path: str
+    operation_id: str
+    summary: str
+    responses: dict[int, Schema]
+    tag: str = "tasks"
+    description: str = ""
+    query: tuple[str, ...] = ()
+    body: str | None = None
+    conditional: bool = False
+    errors: tuple[int, ...] = ()
+
+    @property
+    def authenticated(self) -> bool:
+        return self.path.startswith("/api/")
+
+    def error_codes(self) -> list[int]:
+        codes = set(self.errors)
+        if self.authenticated:
+            codes |= {401, 503}
+        if self.body:
+            codes |= {400, 413}
+        if self.query:
+            codes.add(400)
+        if self.conditional:
+            codes |= {400, 412}
+        if "{task_id}" in self.path:
+            codes.add(404)
+        return sorted(codes)
+
+
+CONDITIONAL_NOTE = " Send If-Match with the task's ETag to make the change only if nobody changed it meanwhile."
+NO_OP_NOTE = " A change to the values the task already has writes nothing: same version, no event."
+
+ROUTES: tuple[Route, ...] = (
+    Route(
+        "get", "/api/tasks", "listTasks", "List your tasks",
+        {200: response("One page of tasks, newest first.", ref("TaskList"))},
+        description="Your tasks only, newest first. Unknown query parameters are rejected (400).",
+        query=("Completed", "Limit", "Offset"),
+    ),
+    Route(
+        "post", "/api/tasks", "createTask", "Create a task",
+        {201: task_response("The task as stored.", Location="Location")},
+        description="Publishes a `created` event on task-events.",
+        body="TaskCreate",
+    ),
+    Route(
+        "get", "/api/tasks/{task_id}", "getTask", "Read a task",
+        {200: task_response("The task.")},
+    ),
+    Route(
+        "patch", "/api/tasks/{task_id}", "updateTask", "Change a task",
+        {200: task_response("The task after the change.")},
+        description="Changes the fields sent; setting `completed` publishes completed/uncompleted, other changes "
+        "`updated`." + NO_OP_NOTE + CONDITIONAL_NOTE,
+        body="TaskUpdate", conditional=True,
+    ),
+    Route(
+        "delete", "/api/tasks/{task_id}", "deleteTask", "Delete a task",
+        {204: response("Deleted; no body.")},
+        description="Deletes the task for good: there is no soft delete and no undo, and deleting it again "
+        "answers 404. Its audit trail stays readable at /api/audit/tasks/{task_id}, ending with a `deleted` "
+        "event that holds the last snapshot, and a `deleted` event is published on task-events." + CONDITIONAL_NOTE,
+        conditional=True,
+    ),
+    Route(
+        "post", "/api/tasks/{task_id}/complete", "completeTask", "Mark a task done",
+        {200: task_response("The task, completed.")},
+        description="Sets completed and completed_at; no body is read." + NO_OP_NOTE + CONDITIONAL_NOTE,
+        conditional=True,
+    ),
+    Route(
+        "post", "/api/tasks/{task_id}/uncomplete", "uncompleteTask", "Reopen a task",
+        {200: task_response("The task, open again.")},
+        description="Clears completed and completed_at; no body is read." + NO_OP_NOTE + CONDITIONAL_NOTE,
+        conditional=True,
+    ),
+    Route(
+        "patch", "/api/tasks/{task_id}/priority", "setTaskPriority", "Set a task's priority",
+        {200: task_response("The task with its new priority.")},
+        description=NO_OP_NOTE.strip() + CONDITIONAL_NOTE,
+        body="PriorityChange", conditional=True,
+    ),
+    Route(
+        "patch", "/api/tasks/{task_id}/due-date", "setTaskDueDate", "Set or clear a task's due date",
+        {200: task_response("The task with its new due date.")},
+        description=NO_OP_NOTE.strip() + CONDITIONAL_NOTE,
+        body="DueDateChange", conditional=True,
+    ),
+    Route(
+        "post", "/api/tasks/{task_id}/tags", "addTaskTags", "Add tags to a task",
+        {200: task_response("The task with the tags added.")},
+        description=f"Adds the tags it does not have yet; 400 if that would make more than {v.TAGS_MAX}."
+        + NO_OP_NOTE + CONDITIONAL_NOTE,
+        body="TagsAddition", conditional=True,
+    ),
+    Route(
+        "delete", "/api/tasks/{task_id}/tags/{tag}", "removeTaskTag", "Remove a tag from a task",
+        {200: task_response("The task without the tag.")},
+        description="404 also when the task does not have the tag; 400 when the tag is not a valid tag name."
+        + CONDITIONAL_NOTE,
+        conditional=True, errors=(400,),
+    ),
+    Route(
+        "get", "/api/audit/tasks/{task_id}", "getTaskAudit", "Read a task's audit trail",
+        {200: response("One page of events, oldest first.", ref("AuditPage"))},
+        tag="audit",
+        description="Every change to the task, oldest first, still readable after the task is deleted. "
+        "404 when you have no events for that id. Unknown query parameters are rejected (400).",
+        query=("AuditLimit", "Cursor"),
+    ),
+    Route(
+        "get", "/health", "getHealth", "Liveness",
+        {200: response("The process is up.", ref("Health"))},
+        tag="operations",
+    ),
+    Route(
+        "get", "/ready", "getReadiness", "Readiness",
+        {
+            200: response("The worker has joined its consumer group and PostgreSQL answers.", ref("Readiness")),
+            503: response("Not ready yet; `checks` says what is missing.", ref("Readiness")),
+        },
+        tag="operations",
+    ),
+    Route(
+        "get", "/openapi.json", "getOpenApiDocument", "This document",
+        {200: response("The OpenAPI 3.1 description of the API.", ref("OpenApiDocument"))},
+        tag="operations",
+    ),
+)
+
+
+def operation(route: Route) -> Schema:
+    parameters = [ref(name, "parameters") for name in route.query]
+    if route.conditional:
+        parameters.append(ref("IfMatch", "parameters"))
+    parameters.append(ref("RequestId", "parameters"))
+    responses = {str(status): body for status, body in route.responses.items()}
+    for status in route.error_codes():
+        responses.setdefault(str(status), ref(ERRORS[status][0], "responses"))
+    result: Schema = {"operationId": route.operation_id, "summary": route.summary, "tags": [route.tag]}
+    if route.description:
+        result["description"] = route.description
+    if route.authenticated:
+        result["security"] = [{SECURITY_SCHEME: []}]
+    result["parameters"] = parameters
+    if route.body:
+        result["requestBody"] = {"required": True, "content": {JSON: {"schema": ref(route.body)}}}
+    result["responses"] = dict(sorted(responses.items()))
+    return result
+
+
+def path_parameters(path: str) -> list[Schema]:
+    names = [part[1:-1] for part in path.split("/") if part.startswith("{") and part.endswith("}")]
+    return [ref(PATH_PARAMETERS[name], "parameters") for name in names]
+
+
+def paths(routes: tuple[Route, ...] = ROUTES) -> dict[str, Schema]:
+    result: dict[str, Schema] = {}
+    for route in routes:
+        item = result.setdefault(route.path, {})
+        if "parameters" not in item and (shared := path_parameters(route.path)):
+            item["parameters"] = shared
+        item[route.method] = operation(route)
+    return result
+
+
+# The document -------------------------------------------------------------------------------
+
+
+def package_version() -> str:
+    try:
+        return metadata.version("taskstream")
+    except metadata.PackageNotFoundError:
+        return "0.0.0"
+
+
+DESCRIPTION = f"""\
+A self-hostable, event-driven task service.
+
+**Authentication.** Every `/api` route needs `Authorization: Bearer <token>`: a JWT signed with
+{ALGORITHM} whose `sub` is your user id (`taskstream token <user>` issues one).
+
+**Ownership.** You only ever see your own tasks. {NOT_FOUND_RULE}
+
+**Concurrency.** Task responses carry an `ETag` (the task's version). Send it back as `If-Match`
+on a change to fail with 412 instead of overwriting someone else's change.
+
+**Errors.** Every failure is JSON `{{"error", "message", "details"}}` (see the Error schema), and
+every response has an `X-Request-ID` header.
+
+**Events.** Each change is recorded in the task's audit trail and published on the `task-events`
+Kafka topic after it commits.
+"""
+
+
+def document() -> dict[str, Any]:
+    """The OpenAPI 3.1 document, as a fresh dict the caller may change."""
+    return copy.deepcopy({
+        "openapi": OPENAPI_VERSION,
+        "info": {
+            "title": "taskstream",
+            "version": package_version(),
+            "description": DESCRIPTION,
+            "license": {"name": "MIT", "identifier": "MIT"},
+        },
+        "servers": [{"url": "/"}],
+        "tags": [
+            {"name": "tasks", "description": "Your tasks."},
+            {"name": "audit", "description": "What happened to a task, change by change."},
+            {"name": "operations", "description": "Probes and this document; no authentication."},
+        ],
+        "paths": paths(),
+        "components": {
+            "schemas": schemas(),
+            "parameters": PARAMETERS,
+            "headers": HEADERS,
+            "responses": error_responses(),
+            "securitySchemes": {
+                SECURITY_SCHEME: {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "bearerFormat": "JWT",
+                    "description": f"A JWT signed with {ALGORITHM}; `sub` is the user id, `exp` is required.",
+                }
+            },
+        },
+    })
+
+
+@app.page("/openapi.json")
+class OpenApiView(ApiView):
+    async def get(self, request: web.Request) -> web.Response:
+        return self.respond(document())
