@@ -1,0 +1,195 @@
+"""`taskstream dev`: runs the whole system locally, starting embedded services for what is not configured."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import aiohttp
+
+from .embedded import EmbeddedBroker, EmbeddedPostgres, port_open
+from .settings import from_env
+
+log = logging.getLogger(__name__)
+
+DEMO_USER = "demo"
+DEMO_TOKEN_TTL = 7 * 24 * 3600
+READY_TIMEOUT = 90.0
+#: A worker that dies is restarted, but not more often than this.
+RESTART_BACKOFF = (1.0, 2.0, 5.0, 10.0)
+
+
+def dev_file(data_dir: Path) -> Path:
+    return data_dir / "dev.json"
+
+
+def read_dev_file(data_dir: str | Path) -> dict[str, str]:
+    """What a running (or the last) `taskstream dev` wrote: web_url, database_url, broker_url."""
+    path = dev_file(Path(data_dir))
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def worker_command() -> list[str]:
+    return [sys.executable, "-c", "from streams.app import main; main()", "worker", "-l", "info"]
+
+
+async def wait_ready(url: str, *, timeout: float, alive: Callable[[], bool]) -> float:
+    """Poll /ready until it answers 200; returns the seconds it took."""
+    started = time.monotonic()
+    last = "no answer yet"
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as session:
+        while time.monotonic() - started < timeout:
+            if not alive():
+                raise RuntimeError("the worker exited before it was ready; its log is above")
+            try:
+                async with session.get(f"{url}/ready") as response:
+                    if response.status == 200:
+                        return time.monotonic() - started
+                    last = (await response.text())[:300]
+            except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+                last = type(exc).__name__
+            await asyncio.sleep(0.1)
+    raise TimeoutError(f"the worker was not ready within {timeout:.0f} s (last answer: {last})")
+
+
+@dataclass
+class DevServer:
+    data_dir: Path
+    env: dict[str, str] = field(default_factory=lambda: dict(os.environ))
+    out: Callable[[str], None] = print
+    postgres: EmbeddedPostgres | None = None
+    broker: EmbeddedBroker | None = None
+    worker: subprocess.Popen | None = None
+    worker_env: dict[str, str] = field(default_factory=dict)
+    web_url: str = ""
+
+    async def start(self) -> float:
+        """Start everything; returns seconds from start to a ready worker."""
+        from db import migrate
+        from web.auth import ensure_dev_secret, issue_token
+
+        started = time.monotonic()
+        self.data_dir = self.data_dir.resolve()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        env = dict(self.env)
+        env["DATA_DIR"] = str(self.data_dir)
+        env.setdefault("WEB_BIND", "127.0.0.1")
+
+        if not env.get("DATABASE_URL"):
+            self.postgres = await asyncio.to_thread(EmbeddedPostgres(self.data_dir / "postgres").start)
+            env["DATABASE_URL"] = self.postgres.url
+            self.out(f"embedded PostgreSQL on 127.0.0.1:{self.postgres.port} (data in {self.postgres.data_dir})")
+        if not env.get("KAFKA_BROKER_URL"):
+            self.broker = await asyncio.to_thread(EmbeddedBroker(log_path=self.data_dir / "broker.log").start)
+            env["KAFKA_BROKER_URL"] = self.broker.url
+            env["KAFKA_PROFILE"] = "embedded"
+            self.out(f"embedded Kafka-protocol broker on {self.broker.bootstrap} (memory only)")
+        if not env.get("JWT_SECRET"):
+            env["JWT_SECRET"] = ensure_dev_secret(self.data_dir)
+        settings = from_env(env)
+        if port_open(settings.web_port):
+            raise RuntimeError(f"port {settings.web_port} is already in use; set WEB_PORT to a free port")
+
+        await asyncio.to_thread(migrate.upgrade, settings.database_url)
+        await self._create_topics(settings)
+        self.worker_env = env
+        self.web_url = f"http://127.0.0.1:{settings.web_port}"
+        self._spawn_worker()
+        await wait_ready(self.web_url, timeout=READY_TIMEOUT, alive=self.worker_alive)
+        elapsed = time.monotonic() - started
+
+        token = issue_token(DEMO_USER, ttl=DEMO_TOKEN_TTL, settings=settings)
+        dev_file(self.data_dir).write_text(
+            json.dumps(
+                {"web_url": self.web_url, "database_url": settings.database_url, "broker_url": settings.kafka_broker_url},
+                indent=2,
+            )
+        )
+        self.out(f"\ntaskstream is ready in {elapsed:.1f} s at {self.web_url}")
+        self.out(f"demo user '{DEMO_USER}' token (valid 7 days):\n  {token}")
+        self.out(f'try: curl -H "Authorization: Bearer $TOKEN" {self.web_url}/api/tasks')
+        self.out(f"connection details: {dev_file(self.data_dir)}; Ctrl-C stops everything")
+        return elapsed
+
+    async def _create_topics(self, settings) -> None:
+        from .kafka import create_topics
+        from .topics import TOPICS
+
+        created = await create_topics(settings, TOPICS)
+        if created:
+            self.out(f"created topics: {', '.join(created)}")
+
+    def _spawn_worker(self) -> None:
+        self.worker = subprocess.Popen(worker_command(), env=self.worker_env, stdin=subprocess.DEVNULL)
+
+    def worker_alive(self) -> bool:
+        return self.worker is not None and self.worker.poll() is None
+
+    async def supervise(self, stop: asyncio.Event) -> None:
+        """Keep the worker running until asked to stop; a crashed worker is restarted with backoff."""
+        restarts = 0
+        while not stop.is_set():
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=0.5)
+            except asyncio.TimeoutError:
+                pass
+            if stop.is_set() or self.worker_alive():
+                continue
+            code = self.worker.returncode if self.worker else None
+            delay = RESTART_BACKOFF[min(restarts, len(RESTART_BACKOFF) - 1)]
+            self.out(f"the worker exited with code {code}; restarting it in {delay:.0f} s")
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=delay)
+                break
+            except asyncio.TimeoutError:
+                pass
+            restarts += 1
+            self._spawn_worker()
+
+    def stop(self) -> None:
+        """Stop what this command started: the worker first, then the broker and the database."""
+        if self.worker is not None and self.worker.poll() is None:
+            self.worker.send_signal(signal.SIGTERM)
+            try:
+                self.worker.wait(20)
+            except subprocess.TimeoutExpired:
+                self.out("the worker did not stop within 20 s; killing it")
+                self.worker.kill()
+                self.worker.wait(5)
+        if self.broker is not None:
+            self.broker.stop()
+        if self.postgres is not None:
+            self.postgres.stop()
+
+
+async def run(data_dir: Path) -> int:
+    server = DevServer(data_dir)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        try:
+            await server.start()
+        except Exception as exc:
+            server.out(f"taskstream dev could not start: {exc}")
+            return 1
+        await server.supervise(stop)
+        server.out("stopping…")
+        return 0
+    finally:
+        await asyncio.to_thread(server.stop)
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
