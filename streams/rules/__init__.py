@@ -1,0 +1,1 @@
+"""Pure domain rules (recurrence maths, the filter language): no Faust, no database access, no I/O."""
