@@ -1,0 +1,159 @@
+"""The test stack's moving parts: worker processes, a signed-in API client, topic reading."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import jwt
+
+from streams.embedded import EmbeddedBroker, free_port
+
+JWT_SECRET = "integration-tests-secret-0123456789abcdef"
+
+
+def start_broker(tmp: Path) -> EmbeddedBroker:
+    return EmbeddedBroker(log_path=tmp / "broker.log").start()
+
+
+class Worker:
+    """A `taskstream worker` subprocess, as it runs in a pod."""
+
+    def __init__(self, *, database_url: str, broker_url: str, data_dir: Path, extra_env: dict[str, str] | None = None):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.data_dir = data_dir
+        self.log_path = data_dir / f"worker-{self.port}.log"
+        self.env = {
+            **os.environ,
+            "DATABASE_URL": database_url,
+            "KAFKA_BROKER_URL": broker_url,
+            "KAFKA_PROFILE": "embedded",
+            "JWT_SECRET": JWT_SECRET,
+            "WEB_PORT": str(self.port),
+            "WEB_BIND": "127.0.0.1",
+            "DATA_DIR": str(data_dir),
+            **(extra_env or {}),
+        }
+        self.process: subprocess.Popen | None = None
+
+    def start(self, timeout: float = 60) -> "Worker":
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        with open(self.log_path, "ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-c", "from streams.app import main; main()", "worker", "-l", "info"],
+                env=self.env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            )
+        self.wait_ready(timeout)
+        return self
+
+    def wait_ready(self, timeout: float) -> None:
+        import urllib.error
+        import urllib.request
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"worker exited with {self.process.returncode}:\n{self.log_tail()}")
+            try:
+                with urllib.request.urlopen(f"{self.url}/ready", timeout=1) as response:
+                    if response.status == 200:
+                        return
+            except (urllib.error.URLError, OSError):
+                pass
+            time.sleep(0.1)
+        raise TimeoutError(f"worker not ready within {timeout} s:\n{self.log_tail()}")
+
+    def log_tail(self, lines: int = 60) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no log)"
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 30) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.send_signal(sig)
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(10)
+
+
+def make_token(sub: Any = None, *, ttl: int = 3600, secret: str = JWT_SECRET, algorithm: str = "HS256",
+               **claims: Any) -> str:
+    now = int(time.time())
+    payload = {"iat": now, "exp": now + ttl, **claims}
+    if sub is not None:
+        payload["sub"] = sub
+    return jwt.encode(payload, secret, algorithm=algorithm)
+
+
+class Api:
+    """A signed-in HTTP client for one user."""
+
+    def __init__(self, session: aiohttp.ClientSession, base: str, user_id: str):
+        self.session, self.base, self.user_id = session, base, user_id
+        self.token = make_token(user_id)
+
+    def headers(self, extra: dict[str, str] | None = None) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}", **(extra or {})}
+
+    async def call(self, method: str, path: str, *, json_body: Any = None, data: Any = None,
+                   headers: dict[str, str] | None = None, params: dict[str, str] | None = None,
+                   auth: bool = True) -> tuple[int, Any, aiohttp.typedefs.LooseHeaders]:
+        all_headers = self.headers(headers) if auth else (headers or {})
+        async with self.session.request(method, self.base + path, json=json_body, data=data,
+                                        headers=all_headers, params=params) as response:
+            text = await response.text()
+            body = json.loads(text) if text and response.content_type == "application/json" else text
+            return response.status, body, response.headers
+
+    async def create(self, **fields: Any) -> dict[str, Any]:
+        status, body, _ = await self.call("POST", "/api/tasks", json_body={"title": "a task", **fields})
+        assert status == 201, body
+        return body
+
+
+async def read_topic(broker_url: str, topic: str, *, key: str | None = None, expect: int,
+                     timeout: float = 20, raw: bool = False) -> list[dict[str, Any]]:
+    """Read `topic` from the beginning until `expect` messages with `key` arrived (or the timeout)."""
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+
+    from streams.kafka import bootstrap_servers
+
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers(broker_url), enable_auto_commit=False)
+    await consumer.start()
+    found: list[dict[str, Any]] = []
+    try:
+        partitions = set()
+        deadline = time.monotonic() + timeout
+        while not partitions and time.monotonic() < deadline:
+            partitions = consumer.partitions_for_topic(topic) or set()
+            if not partitions:
+                await asyncio.sleep(0.2)
+                await consumer.topics()  # refreshes metadata
+        assigned = [TopicPartition(topic, p) for p in partitions]
+        consumer.assign(assigned)
+        await consumer.seek_to_beginning(*assigned)
+        while len(found) < expect and time.monotonic() < deadline:
+            batches = await consumer.getmany(timeout_ms=300)
+            for tp, messages in batches.items():
+                for message in messages:
+                    if key is None or (message.key or b"").decode() == key:
+                        found.append({"partition": tp.partition, "offset": message.offset,
+                                      "key": message.key.decode() if message.key else None,
+                                      "headers": dict(message.headers or []),
+                                      "value": message.value if raw else json.loads(message.value)})
+        return found
+    finally:
+        await consumer.stop()

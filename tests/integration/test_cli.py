@@ -1,0 +1,141 @@
+"""The command line: `taskstream dev`, `token`, `migrate` and `topics` as a user runs them."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+
+import jwt
+import pytest
+
+from streams.embedded import free_port, port_open
+
+pytestmark = pytest.mark.integration
+
+TASKSTREAM = [sys.executable, "-c", "from streams.app import main; main()"]
+
+
+def run(*args: str, env: dict[str, str], timeout: float = 60) -> subprocess.CompletedProcess:
+    return subprocess.run([*TASKSTREAM, *args], env=env, capture_output=True, text=True, timeout=timeout,
+                          stdin=subprocess.DEVNULL)
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "KAFKA_BROKER_URL", "JWT_SECRET",
+                                                           "KAFKA_PROFILE", "WEB_PORT", "DATA_DIR"}}
+    return {**env, **extra}
+
+
+def http_json(method: str, url: str, token: str, body: dict | None = None) -> tuple[int, dict]:
+    request = urllib.request.Request(url, method=method, data=json.dumps(body).encode() if body else None,
+                                     headers={"Authorization": f"Bearer {token}"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return response.status, json.loads(response.read())
+
+
+def test_dev_starts_everything_serves_the_api_and_stops_cleanly_keeping_data(tmp_path):
+    data_dir = tmp_path / "dev"
+    port = free_port()
+    env = clean_env(WEB_PORT=str(port))
+    log = open(tmp_path / "dev.log", "w")
+    started = time.monotonic()
+    dev = subprocess.Popen([*TASKSTREAM, "dev", "--data-dir", str(data_dir)], env=env, stdout=log,
+                           stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 90
+        while not (data_dir / "dev.json").exists():
+            assert dev.poll() is None, (tmp_path / "dev.log").read_text()[-3000:]
+            assert time.monotonic() < deadline, "taskstream dev did not become ready"
+            time.sleep(0.1)
+        ready_after = time.monotonic() - started
+        info = json.loads((data_dir / "dev.json").read_text())
+        assert info["web_url"] == f"http://127.0.0.1:{port}"
+        assert info["database_url"].startswith("postgresql+asyncpg://") and info["broker_url"].startswith("kafka://")
+        output = (tmp_path / "dev.log").read_text()
+        printed_token = output.split("token (valid 7 days):\n", 1)[1].split()[0]
+        assert jwt.decode(printed_token, options={"verify_signature": False})["sub"] == "demo"
+
+        status, task = http_json("POST", f"{info['web_url']}/api/tasks", printed_token, {"title": "from dev"})
+        assert status == 201
+
+        # `taskstream token` in the same data folder signs with the same (generated, kept) secret.
+        token = run("token", "demo", env=clean_env(DATA_DIR=str(data_dir))).stdout.strip().splitlines()[-1]
+        status, listing = http_json("GET", f"{info['web_url']}/api/tasks", token)
+        assert [t["title"] for t in listing["tasks"]] == ["from dev"]
+        print(f"taskstream dev ready after {ready_after:.1f} s")
+    finally:
+        dev.send_signal(signal.SIGTERM)
+        code = dev.wait(60)
+        log.close()
+    assert code == 0
+    assert not port_open(port), "the worker stopped"
+    broker_port = int(info["broker_url"].rsplit(":", 1)[1])
+    pg_port = int(info["database_url"].split("@127.0.0.1:", 1)[1].split("/", 1)[0])
+    assert not port_open(broker_port) and not port_open(pg_port), "embedded services stopped"
+
+    # Running it again keeps the data.
+    port = free_port()
+    dev = subprocess.Popen([*TASKSTREAM, "dev", "--data-dir", str(data_dir)], env=clean_env(WEB_PORT=str(port)),
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+    try:
+        (data_dir / "dev.json").unlink()
+        deadline = time.monotonic() + 90
+        while not (data_dir / "dev.json").exists() and time.monotonic() < deadline and dev.poll() is None:
+            time.sleep(0.1)
+        _, listing = http_json("GET", f"http://127.0.0.1:{port}/api/tasks", token)
+        assert [t["title"] for t in listing["tasks"]] == ["from dev"]
+    finally:
+        dev.send_signal(signal.SIGTERM)
+        dev.wait(60)
+
+
+def test_token_prints_a_verifiable_jwt_on_the_last_line():
+    secret = "cli-test-secret-0123456789abcdefghijkl"
+    result = run("token", "alice", "--ttl", "120", env=clean_env(JWT_SECRET=secret, JWT_ISSUER="ts", JWT_AUDIENCE="web"))
+    assert result.returncode == 0, result.stderr
+    claims = jwt.decode(result.stdout.strip().splitlines()[-1], secret, algorithms=["HS256"], audience="web",
+                        issuer="ts")
+    assert claims["sub"] == "alice" and claims["exp"] - claims["iat"] == 120
+
+
+def test_token_without_any_secret_says_what_to_set(tmp_path):
+    result = run("token", "alice", env=clean_env(DATA_DIR=str(tmp_path)))
+    assert result.returncode != 0
+    assert "JWT_SECRET" in result.stderr + result.stdout
+
+
+def test_migrate_reports_an_unreachable_database_without_its_password():
+    url = f"postgresql://admin:hunter2secret@127.0.0.1:{free_port()}/nothing"
+    result = run("migrate", env=clean_env(DATABASE_URL=url), timeout=60)
+    assert result.returncode != 0
+    assert "cannot reach the database" in result.stderr + result.stdout
+    assert "hunter2secret" not in result.stderr + result.stdout
+
+
+async def test_topics_list_and_tail_print_decoded_json_lines(api, broker):
+    task = await api.create(title="tail me")
+    env = clean_env(KAFKA_BROKER_URL=broker.url)
+    listing = run("topics", "list", env=env)
+    assert listing.returncode == 0, listing.stderr
+    names = {json.loads(line)["topic"] for line in listing.stdout.splitlines()}
+    assert {"task-events", "task-updates", "reminders"} <= names
+
+    deadline = time.monotonic() + 20
+    lines: list[dict] = []
+    while time.monotonic() < deadline and not lines:
+        tail = run("topics", "tail", "task-events", "--from-beginning", "--user", api.user_id, env=env)
+        assert tail.returncode == 0, tail.stderr
+        lines = [json.loads(line) for line in tail.stdout.splitlines()]
+        if not lines:
+            time.sleep(0.5)
+    assert len(lines) == 1
+    assert lines[0]["key"] == api.user_id and lines[0]["value"]["task_id"] == task["id"]
+    assert {"partition", "offset", "timestamp"} <= set(lines[0])
+
+    missing = run("topics", "tail", "no-such-topic", env=env)
+    assert missing.returncode != 0 and "does not exist" in missing.stderr + missing.stdout
