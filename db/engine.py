@@ -11,6 +11,11 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 
+#: Word similarity (pg_trgm) above which a misspelt or partial word still finds a title
+#: (the default 0.6 misses one-letter typos in short words).
+SERVER_SETTINGS = {"pg_trgm.word_similarity_threshold": "0.4"}
+
+
 def redact_url(url: str) -> str:
     """The URL with its password hidden, for logs and error messages."""
     return make_url(url).render_as_string(hide_password=True)
@@ -28,6 +33,7 @@ class Database:
             pool_pre_ping=True,
             echo=echo,
             json_serializer=lambda obj: json.dumps(obj, separators=(",", ":")),
+            connect_args={"server_settings": SERVER_SETTINGS},
         )
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
 

@@ -8,18 +8,20 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    Computed,
     CheckConstraint,
     Identity,
     Index,
     Integer,
     MetaData,
+    SmallInteger,
     String,
     Text,
     UniqueConstraint,
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import ARRAY, JSONB, TIMESTAMP, UUID
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, TIMESTAMP, TSVECTOR, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 PRIORITIES = ("LOW", "MEDIUM", "HIGH")
@@ -59,6 +61,19 @@ class Task(Base):
     version: Mapped[int] = mapped_column(Integer, nullable=False, server_default="1", default=1)
     created_at: Mapped[datetime] = mapped_column(TZ, nullable=False, server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(TZ, nullable=False, server_default=func.now())
+    # Derived by the database (migration 0002): the sort key for priority and the full-text document.
+    priority_rank: Mapped[int] = mapped_column(
+        SmallInteger, Computed("CASE priority WHEN 'LOW' THEN 1 WHEN 'MEDIUM' THEN 2 ELSE 3 END", persisted=True)
+    )
+    search_vector: Mapped[Any] = mapped_column(
+        TSVECTOR,
+        Computed(
+            "setweight(to_tsvector('english'::regconfig, title), 'A') || "
+            "setweight(to_tsvector('english'::regconfig, coalesce(description, '')), 'B')",
+            persisted=True,
+        ),
+        deferred=True,
+    )
 
     __table_args__ = (
         CheckConstraint("priority IN ('LOW', 'MEDIUM', 'HIGH')", name="priority"),
@@ -67,6 +82,20 @@ class Task(Base):
         # The default listing: one user's tasks, newest first, with a stable tie-breaker.
         Index("ix_tasks_user_created", "user_id", text("created_at DESC"), text("id DESC")),
     )
+
+
+class SavedView(Base):
+    """A named filter and sort a user keeps (the list parameters, validated when saved)."""
+
+    __tablename__ = "saved_views"
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
+    user_id: Mapped[str] = mapped_column(String(255), nullable=False)
+    name: Mapped[str] = mapped_column(String(100), nullable=False)
+    query: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
+    created_at: Mapped[datetime] = mapped_column(TZ, nullable=False, server_default=func.now())
+
+    __table_args__ = (UniqueConstraint("user_id", "name"),)
 
 
 class UserSequence(Base):
@@ -128,4 +157,4 @@ class OutboxMessage(Base):
     )
 
 
-__all__ = ["Base", "Task", "TaskEvent", "UserSequence", "OutboxMessage", "PRIORITIES", "EVENT_TYPES"]
+__all__ = ["Base", "Task", "TaskEvent", "SavedView", "UserSequence", "OutboxMessage", "PRIORITIES", "EVENT_TYPES"]

@@ -6,9 +6,10 @@ import uuid
 from datetime import datetime
 from typing import Any, Callable
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, select
 
 from .events import PendingEvent, record_event
+from .listing import ListSpec, encode_cursor, list_query
 from .models import Task
 from .serialize import task_snapshot
 
@@ -39,17 +40,18 @@ async def get_task(session, user_id: str, task_id: uuid.UUID) -> Task | None:
 
 
 async def list_tasks(
-    session, user_id: str, *, completed: bool | None, limit: int, offset: int
-) -> tuple[list[Task], int]:
-    """One page of the user's tasks, newest first, and the total that match."""
-    where = [Task.user_id == user_id]
-    if completed is not None:
-        where.append(Task.completed.is_(completed))
-    total = (await session.execute(select(func.count()).select_from(Task).where(*where))).scalar_one()
-    rows = await session.execute(
-        select(Task).where(*where).order_by(Task.created_at.desc(), Task.id.desc()).limit(limit).offset(offset)
-    )
-    return list(rows.scalars()), total
+    session, user_id: str, spec: ListSpec, *, now: datetime
+) -> tuple[list[Task], int, str | None]:
+    """One page of the user's tasks, the total that match, and the cursor of the next page (or None)."""
+    page, count = list_query(user_id, spec, now)
+    total = (await session.execute(count)).scalar_one()
+    rows = (await session.execute(page)).all()
+    tasks = [row[0] for row in rows[: spec.limit]]
+    next_cursor = None
+    if len(rows) > spec.limit:
+        last = rows[spec.limit - 1]
+        next_cursor = encode_cursor(spec, last[0], last[1])
+    return tasks, total, next_cursor
 
 
 async def create_task(session, user_id: str, fields: dict[str, Any], *, now: datetime) -> tuple[Task, PendingEvent]:

@@ -7,15 +7,17 @@ from typing import Any, Callable
 from aiohttp import web
 
 from db import tasks as queries
+from db.listing import CursorError
 from db.models import Task
 from db.serialize import task_snapshot
 from streams.app import app
 
 from .. import validation as v
 from ..errors import ApiError, not_found
+from ..listing import parse_list
+from .saved_views import with_saved_view
 from .base import ApiView
 
-LIST_PARAMS = ("completed", "limit", "offset")
 
 
 def task_response(view: ApiView, task: Task, *, status: int = 200) -> web.Response:
@@ -51,18 +53,18 @@ async def change_task(
 @app.page("/api/tasks")
 class TaskCollection(ApiView):
     async def get(self, request: web.Request) -> web.Response:
-        query = request.query
-        v.reject_unknown_params(query, LIST_PARAMS)
-        completed = v.bool_param(query, "completed")
-        limit = v.int_param(query, "limit", 20, minimum=1, maximum=100)
-        offset = v.int_param(query, "offset", 0, minimum=0)
+        user_id = self.user_id(request)
         async with self.transaction() as session:
-            tasks, total = await queries.list_tasks(
-                session, self.user_id(request), completed=completed, limit=limit, offset=offset
-            )
-        return self.respond(
-            {"tasks": [task_snapshot(t) for t in tasks], "total": total, "limit": limit, "offset": offset}
-        )
+            query = await with_saved_view(session, user_id, request.query)
+            spec = parse_list(query)
+            try:
+                tasks, total, next_cursor = await queries.list_tasks(session, user_id, spec, now=self.clock())
+            except CursorError as exc:
+                raise v.ValidationError("cursor", str(exc)) from None
+        return self.respond({
+            "tasks": [task_snapshot(t) for t in tasks], "total": total, "limit": spec.limit, "offset": spec.offset,
+            "next_cursor": next_cursor,
+        })
 
     async def post(self, request: web.Request) -> web.Response:
         fields = v.task_create(await self.body(request))

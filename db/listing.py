@@ -1,0 +1,275 @@
+"""Listing tasks: filters, full-text search, sort orders and keyset cursors, built as bound SQL."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import (
+    ColumnElement,
+    Numeric,
+    Select,
+    and_,
+    cast,
+    false,
+    func,
+    literal,
+    literal_column,
+    not_,
+    or_,
+    select,
+    true,
+    tuple_,
+)
+
+from streams.rules.filterlang import FilterColumns, Node, compile_filter
+
+from .models import Task
+
+SORT_KEYS = ("due_date", "priority", "created_at", "updated_at", "completed_at", "title")
+RELEVANCE = "relevance"
+FTS_CONFIG = "english"
+INFINITY = literal_column("'infinity'::timestamptz")
+MINUS_INFINITY = literal_column("'-infinity'::timestamptz")
+
+
+class CursorError(ValueError):
+    """A cursor that this listing did not hand out (or one for another sort order)."""
+
+
+@dataclass(frozen=True)
+class CursorKey:
+    sort: str
+    order: str
+    value: Any
+    id: uuid.UUID
+
+
+@dataclass(frozen=True)
+class ListSpec:
+    """A validated GET /api/tasks request (see web.listing for the parameters)."""
+
+    priorities: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+    tags_mode: str = "all"
+    completed: bool | None = None
+    due_before: datetime | None = None
+    due_after: datetime | None = None
+    overdue: bool | None = None
+    has_due_date: bool | None = None
+    recurring: bool | None = None
+    created_after: datetime | None = None
+    created_before: datetime | None = None
+    search: str | None = None
+    filter: Node | None = None
+    tz: ZoneInfo = ZoneInfo("UTC")
+    sort_by: str | None = None
+    sort_order: str | None = None
+    limit: int = 20
+    offset: int = 0
+    cursor: CursorKey | None = None
+
+    @property
+    def sort(self) -> str:
+        if self.sort_by:
+            return self.sort_by
+        return RELEVANCE if self.search else "created_at"
+
+    @property
+    def order(self) -> str:
+        if self.sort_order:
+            return self.sort_order
+        return "desc" if self.sort in ("created_at", "updated_at", "completed_at", RELEVANCE) else "asc"
+
+
+# Search ----------------------------------------------------------------------------------------
+
+_PHRASE = re.compile(r'"([^"]*)"')
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+def split_search(text: str) -> tuple[list[str], list[str]]:
+    """Quoted phrases and loose words; everything but word characters is dropped (tsquery syntax is ours)."""
+    phrases = [" ".join(_WORD.findall(p)) for p in _PHRASE.findall(text)]
+    loose = _WORD.findall(_PHRASE.sub(" ", text))
+    return [p for p in phrases if p], loose
+
+
+def _prefix_query(words: list[str]) -> ColumnElement[Any]:
+    # Every word stemmed and matched as a prefix while typing: "meet" finds "meeting", "meetings".
+    return func.to_tsquery(FTS_CONFIG, " & ".join(f"{w}:*" for w in words))
+
+
+def text_match(text: str, quoted: bool) -> ColumnElement[bool]:
+    """Full-text match of one search term; loose words also match titles by trigram similarity."""
+    if quoted:
+        phrase = " ".join(_WORD.findall(text))
+        if not phrase:
+            return true()
+        return Task.search_vector.bool_op("@@")(func.phraseto_tsquery(FTS_CONFIG, phrase))
+    words = _WORD.findall(text)
+    if not words:
+        return true()
+    fts = Task.search_vector.bool_op("@@")(_prefix_query(words))
+    # title %> words: word similarity above pg_trgm.word_similarity_threshold (set per connection).
+    return or_(fts, Task.title.bool_op("%>")(" ".join(words)))
+
+
+def search_condition(text: str) -> ColumnElement[bool]:
+    phrases, words = split_search(text)
+    terms = [text_match(p, True) for p in phrases]
+    if words:
+        terms.append(text_match(" ".join(words), False))
+    return and_(*terms) if terms else true()
+
+
+def relevance(text: str) -> ColumnElement[float]:
+    phrases, words = split_search(text)
+    parts: list[ColumnElement[Any]] = []
+    for phrase in phrases:
+        parts.append(func.ts_rank(Task.search_vector, func.phraseto_tsquery(FTS_CONFIG, phrase)))
+    if words:
+        parts.append(func.ts_rank(Task.search_vector, _prefix_query(words)))
+        parts.append(func.word_similarity(" ".join(words), Task.title))
+    rank = parts[0]
+    for part in parts[1:]:
+        rank = rank + part
+    # Rounded numeric, so the value a cursor carries compares exactly on the next page.
+    return func.round(cast(rank, Numeric), 6)
+
+
+# Filters ---------------------------------------------------------------------------------------
+
+FILTER_COLUMNS = FilterColumns(
+    priority=Task.priority,
+    tags=Task.tags,
+    due_date=Task.due_date,
+    created_at=Task.created_at,
+    completed=Task.completed,
+    recurring_task_id=Task.recurring_task_id,
+    text_match=text_match,
+)
+
+
+def conditions(user_id: str, spec: ListSpec, now: datetime) -> list[ColumnElement[bool]]:
+    where: list[ColumnElement[bool]] = [Task.user_id == user_id]
+    if spec.priorities:
+        where.append(Task.priority.in_(spec.priorities))
+    if spec.tags:
+        where.append(Task.tags.contains(list(spec.tags)) if spec.tags_mode == "all" else Task.tags.overlap(list(spec.tags)))
+    if spec.completed is not None:
+        where.append(Task.completed.is_(spec.completed))
+    if spec.due_before is not None:
+        where.append(Task.due_date < spec.due_before)
+    if spec.due_after is not None:
+        where.append(Task.due_date > spec.due_after)
+    if spec.overdue is not None:
+        overdue = and_(Task.due_date < now, Task.completed.is_(False))
+        where.append(overdue if spec.overdue else not_(func.coalesce(overdue, False)))
+    if spec.has_due_date is not None:
+        where.append(Task.due_date.is_not(None) if spec.has_due_date else Task.due_date.is_(None))
+    if spec.recurring is not None:
+        where.append(Task.recurring_task_id.is_not(None) if spec.recurring else Task.recurring_task_id.is_(None))
+    if spec.created_after is not None:
+        where.append(Task.created_at > spec.created_after)
+    if spec.created_before is not None:
+        where.append(Task.created_at < spec.created_before)
+    if spec.search:
+        where.append(search_condition(spec.search))
+    if spec.filter is not None:
+        where.append(compile_filter(spec.filter, now=now, tz=spec.tz, columns=FILTER_COLUMNS))
+    return where
+
+
+# Sorting and cursors ---------------------------------------------------------------------------
+
+
+def sort_expression(spec: ListSpec) -> ColumnElement[Any]:
+    """The sort key; missing due/completion dates map to an infinity that sorts last in either order."""
+    sort, order = spec.sort, spec.order
+    if sort == RELEVANCE:
+        return relevance(spec.search or "")
+    if sort in ("due_date", "completed_at"):
+        column = Task.due_date if sort == "due_date" else Task.completed_at
+        return func.coalesce(column, INFINITY if order == "asc" else MINUS_INFINITY)
+    return {"priority": Task.priority_rank, "created_at": Task.created_at, "updated_at": Task.updated_at,
+            "title": Task.title}[sort]
+
+
+def _key_value(task: Task, spec: ListSpec, rank: Any) -> Any:
+    sort = spec.sort
+    if sort == RELEVANCE:
+        return str(rank)
+    if sort == "priority":
+        return task.priority_rank
+    value = getattr(task, sort)
+    if value is None:
+        return "inf" if spec.order == "asc" else "-inf"
+    return value.isoformat() if isinstance(value, datetime) else value
+
+
+def encode_cursor(spec: ListSpec, task: Task, rank: Any = None) -> str:
+    data = {"s": spec.sort, "o": spec.order, "v": _key_value(task, spec, rank), "i": str(task.id)}
+    return base64.urlsafe_b64encode(json.dumps(data, separators=(",", ":")).encode()).decode().rstrip("=")
+
+
+def decode_cursor(raw: str) -> CursorKey:
+    try:
+        data = json.loads(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)))
+        return CursorKey(str(data["s"]), str(data["o"]), data["v"], uuid.UUID(data["i"]))
+    except (ValueError, KeyError, TypeError):
+        raise CursorError("is not a cursor this API returned; pass next_cursor unchanged") from None
+
+
+def _bound(spec: ListSpec, cursor: CursorKey) -> Any:
+    if cursor.sort != spec.sort or cursor.order != spec.order:
+        raise CursorError("was made for another sort order; start again without it")
+    value = cursor.value
+    if spec.sort in ("due_date", "completed_at", "created_at", "updated_at"):
+        if value in ("inf", "-inf"):
+            return INFINITY if value == "inf" else MINUS_INFINITY
+        try:
+            return datetime.fromisoformat(value)
+        except (TypeError, ValueError):
+            raise CursorError("is damaged; start again without it") from None
+    if spec.sort == "priority":
+        if not isinstance(value, int):
+            raise CursorError("is damaged; start again without it")
+        return value
+    if not isinstance(value, str):
+        raise CursorError("is damaged; start again without it")
+    return value
+
+
+def list_query(user_id: str, spec: ListSpec, now: datetime) -> tuple[Select, Select]:
+    """The page query (limit + 1 rows, with the relevance rank as a second column) and the count query."""
+    where = conditions(user_id, spec, now)
+    count = select(func.count()).select_from(Task).where(*where)
+    key = sort_expression(spec)
+    descending = spec.order == "desc"
+    page_where = list(where)
+    if spec.cursor is not None:
+        if spec.sort == RELEVANCE:
+            if spec.cursor.sort != RELEVANCE or spec.cursor.order != spec.order:
+                raise CursorError("was made for another sort order; start again without it")
+            try:
+                bound: Any = literal(Decimal(str(spec.cursor.value)), Numeric)
+            except (TypeError, ValueError, ArithmeticError):
+                raise CursorError("is damaged; start again without it") from None
+        else:
+            bound = _bound(spec, spec.cursor)
+        row, after = tuple_(key, Task.id), tuple_(bound, spec.cursor.id)
+        page_where.append(row < after if descending else row > after)
+    order = [key.desc(), Task.id.desc()] if descending else [key.asc(), Task.id.asc()]
+    columns: list[Any] = [Task, key.label("sort_key")] if spec.sort == RELEVANCE else [Task, false().label("sort_key")]
+    page = select(*columns).where(*page_where).order_by(*order).limit(spec.limit + 1)
+    if spec.cursor is None and spec.offset:
+        page = page.offset(spec.offset)
+    return page, count

@@ -1,0 +1,49 @@
+"""Saved views: a user's named task-list queries."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import delete, insert, select
+from sqlalchemy.exc import IntegrityError
+
+from .models import SavedView
+from .serialize import iso
+
+
+class DuplicateName(ValueError):
+    pass
+
+
+def view_json(view: SavedView) -> dict[str, Any]:
+    return {"id": str(view.id), "name": view.name, "query": view.query, "created_at": iso(view.created_at)}
+
+
+async def create_view(session, user_id: str, name: str, query: dict[str, str]) -> SavedView:
+    try:
+        async with session.begin_nested():
+            row = (
+                await session.execute(
+                    insert(SavedView).values(id=uuid.uuid4(), user_id=user_id, name=name, query=query).returning(SavedView)
+                )
+            ).scalar_one()
+    except IntegrityError:
+        raise DuplicateName(name) from None
+    return row
+
+
+async def list_views(session, user_id: str) -> list[SavedView]:
+    rows = await session.execute(select(SavedView).where(SavedView.user_id == user_id).order_by(SavedView.name))
+    return list(rows.scalars())
+
+
+async def get_view(session, user_id: str, view_id: uuid.UUID) -> SavedView | None:
+    return (
+        await session.execute(select(SavedView).where(SavedView.id == view_id, SavedView.user_id == user_id))
+    ).scalar_one_or_none()
+
+
+async def delete_view(session, user_id: str, view_id: uuid.UUID) -> bool:
+    result = await session.execute(delete(SavedView).where(SavedView.id == view_id, SavedView.user_id == user_id))
+    return bool(result.rowcount)
