@@ -28,9 +28,14 @@ def run_offline() -> None:
         context.run_migrations()
 
 
+#: Serialises concurrent `taskstream migrate` runs (a Job and init containers may start together).
+MIGRATION_LOCK = 7_021_190_425
+
+
 def _run(connection) -> None:
     context.configure(connection=connection, target_metadata=target_metadata, compare_type=True)
     with context.begin_transaction():
+        connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")
         context.run_migrations()
 
 
