@@ -39,7 +39,10 @@ def instant_param(query: Mapping[str, str], name: str, tz: ZoneInfo) -> datetime
         day = date.fromisoformat(raw)
     except ValueError:
         return v.timestamp(raw, name)
-    return datetime.combine(day, time(), tzinfo=tz).astimezone(timezone.utc)
+    try:
+        return datetime.combine(day, time(), tzinfo=tz).astimezone(timezone.utc)
+    except OverflowError:
+        raise ValidationError(name, f"is outside the supported range of dates: {raw!r}") from None
 
 
 def list_param(query: Mapping[str, str], name: str) -> list[str]:

@@ -9,12 +9,16 @@ from typing import Any
 
 from aiohttp import web
 
+from db.listing import SORT_KEYS
 from db.models import EVENT_TYPES, PRIORITIES
 from streams.app import app
+from streams.rules import filterlang
 
 from . import validation as v
 from .auth import ALGORITHM
+from .listing import SEARCH_MAX, VIEW_PARAMS
 from .views.base import ApiView
+from .views.saved_views import NAME_MAX, SHORTHAND
 
 OPENAPI_VERSION = "3.1.0"
 JSON = "application/json"
@@ -59,6 +63,12 @@ def any_case(*words: str) -> str:
     return "(?:" + "|".join(letters(word) for word in words) + ")"
 
 
+def comma_list(item: str) -> str:
+    """A regex for a comma-separated list of `item`s: each part is trimmed and blank parts are skipped."""
+    part = rf"\s*(?:{item}\s*)?"
+    return rf"^{part}(?:,{part})*$"
+
+
 UUID: Schema = {"type": "string", "format": "uuid"}
 TIMESTAMP: Schema = {"type": "string", "format": "date-time"}
 USER_ID: Schema = {"type": "string", "minLength": 1, "maxLength": 255}
@@ -98,6 +108,68 @@ INPUT_FIELDS: dict[str, Schema] = {
 
 def input_object(fields: tuple[str, ...], **extra: Any) -> Schema:
     return closed_object({name: INPUT_FIELDS[name] for name in fields}, **extra)
+
+
+# What GET /api/tasks reads from the query string (and a saved view stores): strings, an empty one
+# counting as left out, so every pattern below also matches "".
+BOOLEAN_WORDS = ("true", "1", "yes", "false", "0", "no")
+PRIORITY_WORD = any_case(*PRIORITIES)
+#: A tag in a comma list: 1-TAG_MAX characters that neither start nor end with whitespace (it is trimmed).
+TAG_WORD = rf"[^,\s](?:[^,]{{0,{v.TAG_MAX - 2}}}[^,\s])?"
+
+
+def choice(*words: str) -> Schema:
+    """One of the words in any letter case, or empty."""
+    return {"type": "string", "pattern": f"^{any_case(*words)}?$"}
+
+
+BOOLEAN_QUERY = choice(*BOOLEAN_WORDS)
+#: A date-time with an offset, a date (local midnight in `tz`), or empty.
+INSTANT_QUERY: Schema = {"type": "string", "anyOf": [{"format": "date-time"}, {"format": "date"}, {"maxLength": 0}]}
+PRIORITY_LIST = {"type": "string", "pattern": comma_list(PRIORITY_WORD), "examples": ["high", "HIGH,medium"]}
+TAG_LIST = {"type": "string", "pattern": comma_list(TAG_WORD), "examples": ["work", "home,errands"]}
+
+#: Besides its string form, the JSON value a saved view's `params` may give a parameter: the server
+#: writes a boolean as true/false and joins a list with commas.
+VIEW_JSON_VALUES: dict[str, Schema] = {
+    **{name: {"type": "boolean"} for name in ("completed", "overdue", "has_due_date", "recurring")},
+    "priority": {"type": "array", "items": {"type": "string", "pattern": rf"^\s*(?:{PRIORITY_WORD}\s*)?$"}},
+    "tags": {"type": "array", "items": {"type": "string", "pattern": rf"^\s*(?:{TAG_WORD}\s*)?$"}},
+}
+
+
+def view_value(name: str) -> Schema:
+    """What a saved view accepts for the GET /api/tasks parameter `name`."""
+    text = list_parameters()[name]["schema"]
+    return {"anyOf": [text, VIEW_JSON_VALUES[name]]} if name in VIEW_JSON_VALUES else text
+
+
+def saved_view_create() -> Schema:
+    params = closed_object(
+        {name: view_value(name) for name in VIEW_PARAMS},
+        description="GET /api/tasks parameters (all but limit, offset, cursor and view), as strings or as "
+        "booleans and lists of strings where those make sense: `{\"priority\": [\"high\"], \"overdue\": true}`.",
+    )
+    at_least_one: list[Schema] = [{"required": [name]} for name in SHORTHAND]
+    at_least_one.append({"required": ["params"], "properties": {"params": {"minProperties": 1}}})
+    return closed_object(
+        {
+            "name": {
+                "type": "string", "minLength": 1, "maxLength": NAME_MAX, "pattern": NOT_BLANK,
+                "description": f"Trimmed; 1-{NAME_MAX} characters after trimming; unique among your views "
+                "(409 if not).",
+            },
+            **{
+                name: described(view_value(name), f"Shorthand for `params.{name}`; wins over it.")
+                for name in SHORTHAND
+            },
+            "params": params,
+        },
+        required=("name",),
+        anyOf=at_least_one,
+        description="A view to save: a name and at least one parameter (filter, sort_by, sort_order or one in "
+        "`params`). It is validated as GET /api/tasks validates its parameters, so a saved view always works.",
+    )
 
 
 def task_schema() -> Schema:
@@ -147,12 +219,43 @@ def schemas() -> dict[str, Schema]:
         ),
         "TaskList": closed_object(
             {
-                "tasks": {"type": "array", "items": ref("Task"), "description": "Newest first."},
+                "tasks": {
+                    "type": "array", "items": ref("Task"),
+                    "description": "In the requested order: newest first by default, most relevant first "
+                    "with `search`.",
+                },
                 "total": {"type": "integer", "minimum": 0, "description": "How many tasks match, over all pages."},
                 "limit": {"type": "integer", "minimum": 1, "maximum": 100},
                 "offset": {"type": "integer", "minimum": 0},
+                "next_cursor": described(
+                    nullable({"type": "string"}),
+                    "Pass as `cursor` (with the same other parameters) for the next page; null on the last page. "
+                    "Keyset pagination: no task is repeated or skipped while tasks are added meanwhile.",
+                ),
             },
-            required=("tasks", "total", "limit", "offset"),
+            required=("tasks", "total", "limit", "offset", "next_cursor"),
+        ),
+        "SavedView": closed_object(
+            {
+                "id": UUID,
+                "name": {"type": "string", "minLength": 1, "maxLength": NAME_MAX},
+                "query": {
+                    "type": "object",
+                    "propertyNames": {"enum": list(VIEW_PARAMS)},
+                    "additionalProperties": {"type": "string"},
+                    "minProperties": 1,
+                    "description": "The stored GET /api/tasks parameters, every value as its query-string form "
+                    "(booleans as true/false, lists comma-separated); shorthand fields are folded in.",
+                },
+                "created_at": TIMESTAMP,
+            },
+            required=("id", "name", "query", "created_at"),
+            description="A saved view; apply it with GET /api/tasks?view={id}.",
+        ),
+        "SavedViewCreate": saved_view_create(),
+        "SavedViewList": closed_object(
+            {"views": {"type": "array", "items": ref("SavedView"), "description": "By name."}},
+            required=("views",),
         ),
         "Change": closed_object(
             {"from": {"description": "The old value."}, "to": {"description": "The new value."}},
@@ -192,7 +295,7 @@ def schemas() -> dict[str, Schema]:
             {
                 "error": {
                     "type": "string",
-                    "description": "A stable machine code: validation_error, unauthorized, not_found, "
+                    "description": "A stable machine code: validation_error, unauthorized, not_found, conflict, "
                     "precondition_failed, payload_too_large, method_not_allowed, database_unavailable, "
                     "internal_error.",
                     "examples": ["validation_error"],
@@ -200,7 +303,8 @@ def schemas() -> dict[str, Schema]:
                 "message": {"type": "string", "description": "What went wrong and how to fix it, for people."},
                 "details": {
                     "type": "object",
-                    "description": "Context: `field` for validation errors, `id` for not_found, "
+                    "description": "Context: `field` for validation errors and conflicts (plus `position`, the "
+                    "0-based index of the offending character, for a `filter` syntax error), `id` for not_found, "
                     "`current_version` and `expected_version` for precondition_failed.",
                 },
             },
@@ -234,17 +338,74 @@ def query_int(name: str, *, default: int, minimum: int, maximum: int | None = No
     return {"name": name, "in": "query", "required": False, "schema": schema, "description": description}
 
 
-NOT_FOUND_RULE = (
-    "A task that does not exist, that belongs to another user, or whose id is not a UUID answers 404 "
-    "`not_found`, never 403: the API does not reveal which ids exist."
-)
+def query(name: str, schema: Schema, description: str, **extra: Any) -> Schema:
+    return {"name": name, "in": "query", "required": False, "schema": schema, "description": description, **extra}
+
+
+def query_bool(name: str, description: str) -> Schema:
+    return query(
+        name, BOOLEAN_QUERY,
+        description + " Either `true`, `1`, `yes` or `false`, `0`, `no`, in any case; left out or empty, no filter.",
+    )
+
+
+def query_instant(name: str, description: str) -> Schema:
+    return query(
+        name, INSTANT_QUERY,
+        description + " An ISO-8601 date-time with a UTC offset (`2026-12-01T17:00:00+01:00`), or a date "
+        "(`2026-12-01`) meaning the local midnight that starts it in `tz`. The bound is exclusive.",
+    )
+
+
+def not_found_rule(what: str) -> str:
+    return (
+        f"{what} that does not exist, that belongs to another user, or whose id is not a UUID answers 404 "
+        "`not_found`, never 403: the API does not reveal which ids exist."
+    )
+
+
+NOT_FOUND_RULE = not_found_rule("A task or saved view")
+
+FILTER_LANGUAGE = f"""\
+A filter in the task filter language, at most {filterlang.MAX_LENGTH} characters. Terms:
+
+- `#work` or `tag:work`: has the tag;
+- `priority:high`, `priority>=medium` (low < medium < high);
+- `due<7d`, `due:today`, `created>2026-01-01`: `:` (within that day), `<`, `<=`, `>` or `>=` a date:
+  `YYYY-MM-DD`, an ISO date-time with offset, `today`, `tomorrow`, `yesterday`, `Nd` / `Nw` (N days /
+  weeks from now; N may be negative), `eow` / `eom` (end of this week / month), days reckoned in `tz`.
+  A task without a due date fails every `due` comparison, so `!due<7d` includes it;
+- `due:none`: no due date; `overdue`: open and past due;
+- `done`, `done:false`, `recurring`, `recurring:false`;
+- `"a phrase"`, `text:word` or any other word: a full-text match, as `search` does it.
+
+Combine terms with `&` (or just a space), `|`, `!` and parentheses: `!` binds tightest, then `&`, then
+`|`. Keywords are case-insensitive; at most {filterlang.MAX_DEPTH} nested `(` or `!`. A syntax error is a 400
+whose `details` carry `field: "filter"` and `position`, the 0-based index of the offending character."""
+
+FILTER_EXAMPLES = {
+    "urgent-work": {
+        "summary": "High-priority work due within 7 days, not done",
+        "value": "priority:high & #work & due<7d & !done",
+    },
+    "overdue-chores": {"summary": "Overdue home or errands tasks", "value": "(#home | #errands) & overdue"},
+    "report": {
+        "summary": "The phrase, in tasks created after New Year's Day",
+        "value": '"quarterly report" & created>2026-01-01',
+    },
+}
 
 PARAMETERS: dict[str, Schema] = {
     "TaskId": {
         "name": "task_id", "in": "path", "required": True,
         # Deliberately not format: uuid: a malformed id is a missing task (404), not a bad request.
         "schema": {"type": "string"},
-        "description": "The task's id (a UUID). " + NOT_FOUND_RULE,
+        "description": "The task's id (a UUID). " + not_found_rule("A task"),
+    },
+    "ViewId": {
+        "name": "view_id", "in": "path", "required": True,
+        "schema": {"type": "string"},  # not format: uuid, as for TaskId
+        "description": "The saved view's id (a UUID). " + not_found_rule("A view"),
     },
     "Tag": {
         "name": "tag", "in": "path", "required": True,
@@ -263,15 +424,85 @@ PARAMETERS: dict[str, Schema] = {
         "description": "Echoed back in the response and written to the logs. A value that is not 1-128 of "
         "`A-Z a-z 0-9 . _ : -` is replaced by a generated id rather than rejected.",
     },
+    # GET /api/tasks: every filter given must hold (AND).
+    "Priority": query(
+        "priority", PRIORITY_LIST,
+        f"Only tasks with one of these priorities: a comma-separated list of {', '.join(PRIORITIES)} in any case.",
+    ),
+    "Tags": query(
+        "tags", TAG_LIST,
+        f"Only tasks with these tags: a comma-separated list, each trimmed and lower-cased (1-{v.TAG_MAX} "
+        "characters). `tags_mode` says whether a task needs all of them or any.",
+    ),
+    "TagsMode": query(
+        "tags_mode", {**choice("all", "any"), "default": "all"},
+        "`all` (the default): a task must have every tag in `tags`; `any`: at least one. Any case.",
+    ),
     "Completed": {
         "name": "completed", "in": "query", "required": False,
-        "schema": {"type": "string", "pattern": f"^{any_case('true', '1', 'yes', 'false', '0', 'no')}?$"},
+        "schema": BOOLEAN_QUERY,
         "description": "Only completed (`true`, `1`, `yes`) or only open (`false`, `0`, `no`) tasks, in any case; "
         "left out or empty, all tasks.",
         "examples": {"completed": {"value": "true"}, "open": {"value": "false"}},
     },
+    "DueBefore": query_instant("due_before", "Only tasks due before this; tasks without a due date never match."),
+    "DueAfter": query_instant("due_after", "Only tasks due after this; tasks without a due date never match."),
+    "CreatedAfter": query_instant("created_after", "Only tasks created after this."),
+    "CreatedBefore": query_instant("created_before", "Only tasks created before this."),
+    "Overdue": query_bool(
+        "overdue", "`true`: only open tasks whose due date has passed; `false`: every other task, "
+        "those without a due date included.",
+    ),
+    "HasDueDate": query_bool("has_due_date", "`true`: only tasks with a due date; `false`: only those without."),
+    "Recurring": query_bool(
+        "recurring", "`true`: only tasks generated from a recurring task; `false`: only the others."
+    ),
+    "Search": query(
+        "search", {"type": "string", "maxLength": SEARCH_MAX},
+        f"Full-text search over title and description, at most {SEARCH_MAX} characters. Every word must match, "
+        "stemmed (English) and as a prefix (`meet` finds `meeting`); `\"quoted phrases\"` match as phrases; "
+        "punctuation is ignored; a misspelt word still finds tasks whose title is similar (trigram matching). "
+        "Without `sort_by` the most relevant tasks come first.",
+        examples={"words": {"value": "quarterly rep"}, "phrase": {"value": '"quarterly report" finance'}},
+    ),
+    "Filter": query(
+        "filter", {"type": "string", "maxLength": filterlang.MAX_LENGTH}, FILTER_LANGUAGE, examples=FILTER_EXAMPLES
+    ),
+    "TimeZone": query(
+        "tz",
+        # IANA names are ASCII letters, digits, '_', '-' and '+' in '/'-separated parts.
+        {"type": "string", "default": "UTC", "pattern": r"^(?:[A-Za-z0-9_+-]+(?:/[A-Za-z0-9_+-]+)*)?$"},
+        "An IANA time zone name such as `Europe/Berlin` (default UTC): where a date-only value starts at midnight "
+        "and where the filter language's `today`, `Nd`, `eow` and the like are reckoned.",
+    ),
+    "SortBy": query(
+        "sort_by", choice(*SORT_KEYS),
+        f"One of {', '.join(SORT_KEYS)} (any case). Priority ranks LOW < MEDIUM < HIGH. Tasks without a due date "
+        "(or, for completed_at, not completed) come last in both orders; ties are broken by id. Left out: "
+        "created_at, or relevance when `search` is given.",
+    ),
+    "SortOrder": query(
+        "sort_order", choice("asc", "desc"),
+        "`asc` or `desc` (any case). Defaults to desc for created_at, updated_at, completed_at and relevance, "
+        "asc otherwise.",
+    ),
     "Limit": query_int("limit", default=20, minimum=1, maximum=100, description="Page size."),
-    "Offset": query_int("offset", default=0, minimum=0, description="How many tasks to skip."),
+    "Offset": query_int(
+        "offset", default=0, minimum=0, description="How many tasks to skip; not together with `cursor`."
+    ),
+    "TaskCursor": query(
+        "cursor", {"type": "string"},
+        "The `next_cursor` of the previous page, unchanged; left out for the first page. Keep the other "
+        "parameters as they were: a cursor made for another sort order is a 400, and so is one combined "
+        "with a non-zero `offset`.",
+    ),
+    "View": query(
+        "view", {"type": "string"},
+        "The id of one of your saved views (see /api/views): its stored parameters apply, and those in the "
+        "request override them (an empty value drops a stored one). An id that is not a UUID or names no view "
+        "of yours is a 400 with `details.field` = `view`.",
+    ),
+    # GET /api/audit/tasks/{task_id}
     "AuditLimit": query_int("limit", default=50, minimum=1, maximum=200, description="Page size."),
     "Cursor": {
         "name": "cursor", "in": "query", "required": False, "schema": {"type": "string"},
@@ -279,8 +510,23 @@ PARAMETERS: dict[str, Schema] = {
     },
 }
 
+#: The parameters of GET /api/tasks, in the order the document lists them.
+LIST_QUERY = (
+    "Priority", "Tags", "TagsMode", "Completed", "DueBefore", "DueAfter", "CreatedAfter", "CreatedBefore", "Overdue",
+    "HasDueDate", "Recurring", "Search", "Filter", "TimeZone", "SortBy", "SortOrder", "Limit", "Offset",
+    "TaskCursor", "View",
+)
+
+
+def list_parameters() -> dict[str, Schema]:
+    """GET /api/tasks parameters by their query-string name."""
+    return {PARAMETERS[key]["name"]: PARAMETERS[key] for key in LIST_QUERY}
+
+
 #: Path template variable -> the parameter describing it.
-PATH_PARAMETERS = {"task_id": "TaskId", "tag": "Tag"}
+PATH_PARAMETERS = {"task_id": "TaskId", "view_id": "ViewId", "tag": "Tag"}
+#: Path template variables naming something of the caller's: when it does not exist, 404.
+OWNED_IDS = ("task_id", "view_id")
 
 HEADERS: dict[str, Schema] = {
     "RequestId": {
@@ -292,7 +538,10 @@ HEADERS: dict[str, Schema] = {
         "description": 'The task\'s version, quoted (`"3"`); send it back as If-Match.',
         "schema": {"type": "string", "pattern": '^"[1-9][0-9]*"$'},
     },
-    "Location": {"description": "The new task's URL.", "schema": {"type": "string"}},
+    "Location": {
+        "description": "The URL of what was created: /api/tasks/{task_id} or /api/views/{view_id}.",
+        "schema": {"type": "string"},
+    },
     "RetryAfter": {"description": "Seconds to wait before retrying.", "schema": {"type": "integer", "minimum": 0}},
     "WWWAuthenticate": {"description": 'Always `Bearer realm="taskstream"`.', "schema": {"type": "string"}},
 }
@@ -323,6 +572,7 @@ ERRORS: dict[int, tuple[str, str, dict[str, str]]] = {
         {"WWW-Authenticate": "WWWAuthenticate"},
     ),
     404: ("NotFound", "`not_found`. " + NOT_FOUND_RULE, {}),
+    409: ("Conflict", "`conflict`: it clashes with something you already have; `details.field` names the field.", {}),
     412: (
         "PreconditionFailed",
         "`precondition_failed`: If-Match names another version; `details.current_version` is the task's version now.",
@@ -350,7 +600,7 @@ class Route:
 
     every /api route authenticates (401) and reads PostgreSQL (503); a body can be invalid (400)
     or too large (413); query parameters can be invalid or unknown (400); If-Match can be
-    malformed (400) or stale (412); a {task_id} in the path can name no task of the caller's (404).
+    malformed (400) or stale (412); a {task_id} or {view_id} in the path can name nothing of the caller's (404).
     """
 
     method: str
@@ -379,7 +629,7 @@ class Route:
             codes.add(400)
         if self.conditional:
             codes |= {400, 412}
-        if "{task_id}" in self.path:
+        if any(f"{{{name}}}" in self.path for name in OWNED_IDS):
             codes.add(404)
         return sorted(codes)
 
@@ -389,10 +639,14 @@ NO_OP_NOTE = " A change to the values the task already has writes nothing: same 
 
 ROUTES: tuple[Route, ...] = (
     Route(
-        "get", "/api/tasks", "listTasks", "List your tasks",
-        {200: response("One page of tasks, newest first.", ref("TaskList"))},
-        description="Your tasks only, newest first. Unknown query parameters are rejected (400).",
-        query=("Completed", "Limit", "Offset"),
+        "get", "/api/tasks", "listTasks", "List and find your tasks",
+        {200: response("One page of tasks.", ref("TaskList"))},
+        description="Your tasks only, newest first unless `sort_by` or `search` say otherwise. Every filter "
+        "given must hold; an empty parameter counts as left out. Page with `limit` and `offset`, or follow "
+        "`next_cursor` with `cursor`, which never repeats or skips a task while others are added. `view` "
+        "applies a saved view. Unknown parameters and invalid values are rejected (400, `details.field` "
+        "names the parameter).",
+        query=LIST_QUERY,
     ),
     Route(
         "post", "/api/tasks", "createTask", "Create a task",
@@ -466,6 +720,32 @@ ROUTES: tuple[Route, ...] = (
         query=("AuditLimit", "Cursor"),
     ),
     Route(
+        "get", "/api/views", "listViews", "List your saved views",
+        {200: response("Your saved views, by name.", ref("SavedViewList"))},
+        tag="views",
+        description="Takes no query parameters; any is rejected (400).",
+        errors=(400,),
+    ),
+    Route(
+        "post", "/api/views", "createView", "Save a view",
+        {201: response("The view as stored.", ref("SavedView"), Location="Location")},
+        tag="views",
+        description="Saves a name for a set of GET /api/tasks parameters, validated as that route validates "
+        "them. 409 `conflict` when you already have a view of that name.",
+        body="SavedViewCreate", errors=(409,),
+    ),
+    Route(
+        "get", "/api/views/{view_id}", "getView", "Read a saved view",
+        {200: response("The view.", ref("SavedView"))},
+        tag="views",
+    ),
+    Route(
+        "delete", "/api/views/{view_id}", "deleteView", "Delete a saved view",
+        {204: response("Deleted; no body.")},
+        tag="views",
+        description="Deletes the view for good; deleting it again answers 404. Tasks are not touched.",
+    ),
+    Route(
         "get", "/health", "getHealth", "Liveness",
         {200: response("The process is up.", ref("Health"))},
         tag="operations",
@@ -537,7 +817,7 @@ A self-hostable, event-driven task service.
 **Authentication.** Every `/api` route needs `Authorization: Bearer <token>`: a JWT signed with
 {ALGORITHM} whose `sub` is your user id (`taskstream token <user>` issues one).
 
-**Ownership.** You only ever see your own tasks. {NOT_FOUND_RULE}
+**Ownership.** You only ever see your own tasks and saved views. {NOT_FOUND_RULE}
 
 **Concurrency.** Task responses carry an `ETag` (the task's version). Send it back as `If-Match`
 on a change to fail with 412 instead of overwriting someone else's change.
@@ -564,6 +844,7 @@ def document() -> dict[str, Any]:
         "tags": [
             {"name": "tasks", "description": "Your tasks."},
             {"name": "audit", "description": "What happened to a task, change by change."},
+            {"name": "views", "description": "Saved views: named task queries, applied with GET /api/tasks?view=ID."},
             {"name": "operations", "description": "Probes and this document; no authentication."},
         ],
         "paths": paths(),

@@ -90,7 +90,10 @@ def timestamp(value: Any, field: str) -> datetime:
         raise ValidationError(field, f"is not an ISO-8601 date-time: {value!r}") from None
     if parsed.tzinfo is None or parsed.utcoffset() is None:
         raise ValidationError(field, f"needs a UTC offset (e.g. Z or +01:00): {value!r}")
-    return parsed.astimezone(timezone.utc)
+    try:
+        return parsed.astimezone(timezone.utc)
+    except OverflowError:
+        raise ValidationError(field, f"is outside the supported range of dates: {value!r}") from None
 
 
 def due_date(value: Any) -> datetime | None:
