@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import insert, select, text
+from sqlalchemy import select, text
 
 from streams.events import build_envelope
 
-from .models import OutboxMessage, TaskEvent
+from .models import TaskEvent
 from .serialize import iso
 
 TASK_EVENTS_TOPIC = "task-events"
@@ -32,11 +33,50 @@ class PendingEvent:
     payload: dict[str, Any]
 
 
-_NEXT_SEQ = text(
-    "INSERT INTO user_sequences (user_id, last_seq) VALUES (:user_id, 1) "
-    "ON CONFLICT (user_id) DO UPDATE SET last_seq = user_sequences.last_seq + 1 "
-    "RETURNING last_seq"
-)
+_TASK_COLUMNS = ("id", "user_id", "title", "description", "due_date", "priority", "tags", "completed",
+                 "completed_at", "recurring_task_id", "version", "created_at", "updated_at")
+_TASK_TYPES = {"tags": "text[]", "due_date": "timestamptz", "completed_at": "timestamptz", "created_at": "timestamptz",
+               "updated_at": "timestamptz", "recurring_task_id": "uuid", "id": "uuid"}
+
+
+def _param(column: str) -> str:
+    kind = _TASK_TYPES.get(column)
+    return f"CAST(:task_{column} AS {kind})" if kind else f":task_{column}"
+
+
+# The change to the task row itself, written by the same statement as its audit and outbox rows.
+_TASK_WRITES = {
+    None: "",
+    "insert": "t AS (INSERT INTO tasks ({}) VALUES ({})),".format(
+        ", ".join(_TASK_COLUMNS), ", ".join(_param(c) for c in _TASK_COLUMNS)
+    ),
+    "update": "t AS (UPDATE tasks SET {} WHERE id = CAST(:task_id AS uuid)),".format(
+        ", ".join(f"{c} = {_param(c)}" for c in _TASK_COLUMNS if c not in ("id", "user_id", "created_at"))
+    ),
+    "delete": "t AS (DELETE FROM tasks WHERE id = CAST(:task_id AS uuid)),",
+}
+
+# One round trip: write the task, take the user's next sequence number (the row stays locked until
+# commit, so sequence order is commit order), append the audit row and the outbox row with it.
+# A single statement is atomic on its own, so a create needs no explicit transaction.
+_RECORD = """
+    WITH {task_write}
+    seq AS (
+        INSERT INTO user_sequences (user_id, last_seq) VALUES (:user_id, 1)
+        ON CONFLICT (user_id) DO UPDATE SET last_seq = user_sequences.last_seq + 1
+        RETURNING last_seq
+    ), audit AS (
+        INSERT INTO task_events (id, user_id, seq, task_id, event_type, event_data, occurred_at)
+        SELECT :event_id, :user_id, seq.last_seq, :event_task_id, :event_type, CAST(:event_data AS jsonb), :now
+        FROM seq
+    )
+    INSERT INTO outbox (event_id, topic, key, payload, created_at, next_attempt_at)
+    SELECT :event_id, :topic, :user_id, jsonb_set(CAST(:payload AS jsonb), '{{seq}}', to_jsonb(seq.last_seq)),
+           :now, :next_attempt_at
+    FROM seq
+    RETURNING id, (payload ->> 'seq')::bigint
+"""
+_STATEMENTS = {kind: text(_RECORD.format(task_write=sql)) for kind, sql in _TASK_WRITES.items()}
 
 
 async def record_event(
@@ -48,13 +88,13 @@ async def record_event(
     before: dict[str, Any] | None,
     after: dict[str, Any] | None,
     now: datetime,
+    task_write: str | None = None,
+    task: Any = None,
 ) -> PendingEvent:
-    """Append the audit row and the outbox row for one change (inside the caller's transaction).
+    """Append the audit row and the outbox row for one change, in the caller's transaction.
 
-    The per-user sequence row stays locked until commit, so sequence order is commit order:
-    a client resuming from seq N never misses a change committed after it.
+    With `task_write` ("insert", "update" or "delete") the same statement also writes `task`'s row.
     """
-    seq = (await session.execute(_NEXT_SEQ, {"user_id": user_id})).scalar_one()
     event_id = uuid.uuid4()
     envelope = build_envelope(
         event_id=str(event_id),
@@ -62,35 +102,31 @@ async def record_event(
         occurred_at=iso(now),
         user_id=user_id,
         task_id=str(task_id),
-        seq=seq,
+        seq=0,  # filled in by the database
         before=before,
         after=after,
     )
-    await session.execute(
-        insert(TaskEvent).values(
-            id=event_id,
-            user_id=user_id,
-            seq=seq,
-            task_id=task_id,
-            event_type=event_type,
-            event_data={"before": before, "after": after, "changes": envelope["changes"]},
-            occurred_at=now,
-        )
-    )
-    outbox_id = (
+    params: dict[str, Any] = {}
+    if task_write is not None:
+        params = {f"task_{column}": getattr(task, column) for column in _TASK_COLUMNS}
+    outbox_id, seq = (
         await session.execute(
-            insert(OutboxMessage)
-            .values(
-                event_id=event_id,
-                topic=TASK_EVENTS_TOPIC,
-                key=user_id,
-                payload=envelope,
-                created_at=now,
-                next_attempt_at=now + PUBLISH_LEASE,
-            )
-            .returning(OutboxMessage.id)
+            _STATEMENTS[task_write],
+            {
+                **params,
+                "user_id": user_id,
+                "event_id": event_id,
+                "event_task_id": task_id,
+                "event_type": event_type,
+                "event_data": json.dumps({"before": before, "after": after, "changes": envelope["changes"]}),
+                "payload": json.dumps(envelope),
+                "topic": TASK_EVENTS_TOPIC,
+                "now": now,
+                "next_attempt_at": now + PUBLISH_LEASE,
+            },
         )
-    ).scalar_one()
+    ).one()
+    envelope["seq"] = seq
     return PendingEvent(outbox_id, event_id, TASK_EVENTS_TOPIC, user_id, envelope)
 
 

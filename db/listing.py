@@ -18,7 +18,6 @@ from sqlalchemy import (
     Select,
     and_,
     cast,
-    false,
     func,
     literal,
     literal_column,
@@ -203,7 +202,7 @@ def sort_expression(spec: ListSpec) -> ColumnElement[Any]:
             "title": Task.title}[sort]
 
 
-def _key_value(task: Task, spec: ListSpec, rank: Any) -> Any:
+def _key_value(task: Any, spec: ListSpec, rank: Any) -> Any:
     sort = spec.sort
     if sort == RELEVANCE:
         return str(rank)
@@ -215,7 +214,7 @@ def _key_value(task: Task, spec: ListSpec, rank: Any) -> Any:
     return value.isoformat() if isinstance(value, datetime) else value
 
 
-def encode_cursor(spec: ListSpec, task: Task, rank: Any = None) -> str:
+def encode_cursor(spec: ListSpec, task: Any, rank: Any = None) -> str:
     data = {"s": spec.sort, "o": spec.order, "v": _key_value(task, spec, rank), "i": str(task.id)}
     return base64.urlsafe_b64encode(json.dumps(data, separators=(",", ":")).encode()).decode().rstrip("=")
 
@@ -248,10 +247,17 @@ def _bound(spec: ListSpec, cursor: CursorKey) -> Any:
     return value
 
 
+#: What a listing returns of each task (not the search document).
+TASK_COLUMNS = tuple(c for c in Task.__table__.c if c.name != "search_vector")
+
+
 def list_query(user_id: str, spec: ListSpec, now: datetime) -> tuple[Select, Select]:
-    """The page query (limit + 1 rows, with the relevance rank as a second column) and the count query."""
+    """The page (limit + 1 rows, to know whether more follow) with the total as a column, and the count alone.
+
+    The total rides along as an uncorrelated scalar subquery, which PostgreSQL evaluates once: one
+    round trip per page. Only an empty page needs the count query on its own.
+    """
     where = conditions(user_id, spec, now)
-    count = select(func.count()).select_from(Task).where(*where)
     key = sort_expression(spec)
     descending = spec.order == "desc"
     page_where = list(where)
@@ -267,9 +273,14 @@ def list_query(user_id: str, spec: ListSpec, now: datetime) -> tuple[Select, Sel
             bound = _bound(spec, spec.cursor)
         row, after = tuple_(key, Task.id), tuple_(bound, spec.cursor.id)
         page_where.append(row < after if descending else row > after)
+    count = select(func.count()).select_from(Task).where(*where)
     order = [key.desc(), Task.id.desc()] if descending else [key.asc(), Task.id.asc()]
-    columns: list[Any] = [Task, key.label("sort_key")] if spec.sort == RELEVANCE else [Task, false().label("sort_key")]
-    page = select(*columns).where(*page_where).order_by(*order).limit(spec.limit + 1)
+    page = (
+        select(*TASK_COLUMNS, key.label("sort_key"), count.scalar_subquery().label("total"))
+        .where(*page_where)
+        .order_by(*order)
+        .limit(spec.limit + 1)
+    )
     if spec.cursor is None and spec.offset:
         page = page.offset(spec.offset)
     return page, count

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any, Callable
 
-from sqlalchemy import delete, select
+from sqlalchemy import select
 
 from .events import PendingEvent, record_event
 from .listing import ListSpec, encode_cursor, list_query
@@ -41,20 +41,22 @@ async def get_task(session, user_id: str, task_id: uuid.UUID) -> Task | None:
 
 async def list_tasks(
     session, user_id: str, spec: ListSpec, *, now: datetime
-) -> tuple[list[Task], int, str | None]:
-    """One page of the user's tasks, the total that match, and the cursor of the next page (or None)."""
+) -> tuple[list[Any], int, str | None]:
+    """One page of the user's tasks (rows with task attributes), the total that match, and the next cursor."""
     page, count = list_query(user_id, spec, now)
-    total = (await session.execute(count)).scalar_one()
-    rows = (await session.execute(page)).all()
-    tasks = [row[0] for row in rows[: spec.limit]]
+    connection = await session.connection()  # Core execution: rows, no ORM instances
+    tasks = (await connection.execute(page)).all()
+    total = tasks[0].total if tasks else (await connection.execute(count)).scalar_one()
     next_cursor = None
-    if len(rows) > spec.limit:
-        last = rows[spec.limit - 1]
-        next_cursor = encode_cursor(spec, last[0], last[1])
-    return tasks, total, next_cursor
+    if len(tasks) > spec.limit:
+        last = tasks[spec.limit - 1]
+        next_cursor = encode_cursor(spec, last, last.sort_key)
+    return tasks[: spec.limit], total, next_cursor
 
 
 async def create_task(session, user_id: str, fields: dict[str, Any], *, now: datetime) -> tuple[Task, PendingEvent]:
+    """Insert the task and record its `created` event: two statements in the caller's transaction."""
+    completed = bool(fields.get("completed", False))
     task = Task(
         id=uuid.uuid4(),
         user_id=user_id,
@@ -62,19 +64,19 @@ async def create_task(session, user_id: str, fields: dict[str, Any], *, now: dat
         description=fields.get("description"),
         due_date=fields.get("due_date"),
         priority=fields.get("priority", "MEDIUM"),
-        tags=fields.get("tags", []),
-        completed=bool(fields.get("completed", False)),
-        completed_at=now if fields.get("completed") else None,
+        tags=list(fields.get("tags", [])),
+        completed=completed,
+        completed_at=now if completed else None,
         recurring_task_id=fields.get("recurring_task_id"),
         version=1,
         created_at=now,
         updated_at=now,
     )
-    session.add(task)
-    await session.flush()
+    # The row, its audit row and its outbox row in one statement; the transient Task above is what
+    # the caller serialises (nothing needs to come back from the database).
     event = await record_event(
         session, user_id=user_id, task_id=task.id, event_type="created", before=None,
-        after=task_snapshot(task), now=now,
+        after=task_snapshot(task), now=now, task_write="insert", task=task,
     )
     return task, event
 
@@ -109,6 +111,8 @@ async def modify_task(
     if not changed:
         return task, None
     before = task_snapshot(task)
+    # Detached, so the ORM does not flush it: record_event writes the row in its own statement.
+    session.expunge(task)
     for key, value in changed.items():
         setattr(task, key, value)
     if "completed" in changed:
@@ -118,10 +122,9 @@ async def modify_task(
         event_type = "updated"
     task.version += 1
     task.updated_at = now
-    await session.flush()
     event = await record_event(
         session, user_id=user_id, task_id=task.id, event_type=event_type, before=before,
-        after=task_snapshot(task), now=now,
+        after=task_snapshot(task), now=now, task_write="update", task=task,
     )
     return task, event
 
@@ -131,7 +134,8 @@ async def delete_task(
 ) -> PendingEvent:
     task = await _locked(session, user_id, task_id, expected_version)
     before = task_snapshot(task)
-    await session.execute(delete(Task).where(Task.id == task.id))
+    session.expunge(task)
     return await record_event(
-        session, user_id=user_id, task_id=task_id, event_type="deleted", before=before, after=None, now=now
+        session, user_id=user_id, task_id=task_id, event_type="deleted", before=before, after=None, now=now,
+        task_write="delete", task=task,
     )

@@ -48,6 +48,10 @@ class ApiView(View):
     def transaction(self):
         return self.app.database.transaction()
 
+    def autocommit(self):
+        """For reads and single-statement writes: no BEGIN/COMMIT round trips."""
+        return self.app.database.autocommit()
+
     def published(self, events: Iterable[PendingEvent | None]) -> None:
         """Hand committed events to the relay; the response never waits on the broker."""
         self.app.outbox.enqueue(events)

@@ -54,7 +54,7 @@ async def change_task(
 class TaskCollection(ApiView):
     async def get(self, request: web.Request) -> web.Response:
         user_id = self.user_id(request)
-        async with self.transaction() as session:
+        async with self.autocommit() as session:
             query = await with_saved_view(session, user_id, request.query)
             spec = parse_list(query)
             try:
@@ -68,7 +68,7 @@ class TaskCollection(ApiView):
 
     async def post(self, request: web.Request) -> web.Response:
         fields = v.task_create(await self.body(request))
-        async with self.transaction() as session:
+        async with self.autocommit() as session:  # create_task is one statement
             task, event = await queries.create_task(session, self.user_id(request), fields, now=self.clock())
         self.published([event])
         response = task_response(self, task, status=201)
@@ -80,7 +80,7 @@ class TaskCollection(ApiView):
 class TaskItem(ApiView):
     async def get(self, request: web.Request, task_id: str) -> web.Response:
         ident = self.task_uuid(task_id)
-        async with self.transaction() as session:
+        async with self.autocommit() as session:
             task = await queries.get_task(session, self.user_id(request), ident)
         if task is None:
             raise not_found("task", ident)
