@@ -6,11 +6,13 @@ import json
 import logging
 from typing import Any
 
+from streams import metrics
 from streams.app import app
 from streams.events import TaskEventRecord, UndecodableEvent, decode_event
 from streams.topics import task_events, task_events_dlq, task_updates
 
 log = logging.getLogger(__name__)
+AGENT = "fan_out_updates"
 
 
 def client_update(event: TaskEventRecord) -> dict[str, Any]:
@@ -31,6 +33,7 @@ async def dead_letter(message: Any, error: Exception) -> None:
     log.error(
         "undecodable message on %s partition %s offset %s: %s; sent to %s",
         message.topic, message.partition, message.offset, error, task_events_dlq.get_topic_name(),
+        extra={"topic": message.topic, "partition": message.partition, "offset": message.offset},
     )
     await task_events_dlq.send(
         key=message.key,
@@ -49,6 +52,8 @@ async def fan_out_updates(stream):
         try:
             record = decode_event(event.value)
         except UndecodableEvent as exc:
+            metrics.EVENTS_FAILED.labels(AGENT).inc()
             await dead_letter(message, exc)
             continue
         await task_updates.send(key=record.user_id.encode(), value=json.dumps(client_update(record)).encode())
+        metrics.EVENTS_PROCESSED.labels(AGENT).inc()

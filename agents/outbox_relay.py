@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from collections import deque
 from datetime import timedelta
 from typing import Any, Iterable
@@ -13,6 +14,7 @@ from mode import Service
 
 from db import outbox as queries
 from db.events import PendingEvent
+from streams import metrics
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +61,7 @@ class OutboxRelay(Service):
 
     async def _send(self, batch: list[PendingEvent]) -> None:
         producer = self.app.producer
+        sent_at = time.perf_counter()
         pending: list[tuple[PendingEvent, Any]] = []
         ok: list[int] = []
         failed: dict[str, list[int]] = {}
@@ -71,13 +74,17 @@ class OutboxRelay(Service):
                 pending.append((event, future))
             except Exception as exc:  # the send could not even be queued: retry later
                 failed.setdefault(f"{type(exc).__name__}: {exc}", []).append(event.outbox_id)
+                metrics.KAFKA_PUBLISHED.labels(event.topic, "error").inc()
         for event, future in pending:
             try:
                 await future
                 ok.append(event.outbox_id)
+                metrics.KAFKA_PUBLISHED.labels(event.topic, "ok").inc()
+                metrics.KAFKA_PUBLISH_LATENCY.labels(event.topic).observe(time.perf_counter() - sent_at)
             except Exception as exc:
                 log.warning("publishing event %s to %s failed: %s", event.event_id, event.topic, exc)
                 failed.setdefault(f"{type(exc).__name__}: {exc}", []).append(event.outbox_id)
+                metrics.KAFKA_PUBLISHED.labels(event.topic, "error").inc()
         try:
             async with self.app.database.transaction() as session:
                 await queries.mark_published(session, ok)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from contextlib import asynccontextmanager
 from typing import AsyncIterator
 
@@ -19,6 +20,26 @@ SERVER_SETTINGS = {"pg_trgm.word_similarity_threshold": "0.4"}
 def redact_url(url: str) -> str:
     """The URL with its password hidden, for logs and error messages."""
     return make_url(url).render_as_string(hide_password=True)
+
+
+def _observe(engine: AsyncEngine) -> None:
+    """Statement latency and pool usage as Prometheus metrics."""
+    from sqlalchemy import event
+
+    from streams import metrics
+
+    @event.listens_for(engine.sync_engine, "before_cursor_execute")
+    def _started(conn, cursor, statement, parameters, context, executemany) -> None:  # noqa: ANN001
+        conn.info.setdefault("query_started", []).append(time.perf_counter())
+
+    @event.listens_for(engine.sync_engine, "after_cursor_execute")
+    def _finished(conn, cursor, statement, parameters, context, executemany) -> None:  # noqa: ANN001
+        started = conn.info["query_started"].pop()
+        metrics.DB_QUERY_LATENCY.observe(time.perf_counter() - started)
+
+    pool = engine.sync_engine.pool
+    metrics.DB_POOL.labels("checked_out").set_function(pool.checkedout)
+    metrics.DB_POOL.labels("idle").set_function(pool.checkedin)
 
 
 class Database:
@@ -39,6 +60,7 @@ class Database:
             connect_args={"server_settings": SERVER_SETTINGS},
         )
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        _observe(self.engine)
         # Same pool, no BEGIN/COMMIT round trips: for reads and for writes that are one statement.
         self.autocommit_sessions = async_sessionmaker(
             self.engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False

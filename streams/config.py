@@ -9,6 +9,7 @@ from typing import Any, Iterator
 
 import faust
 
+from .logs import logging_config
 from .settings import Settings, get_settings
 
 MAX_BODY_BYTES = 1024 * 1024
@@ -47,6 +48,7 @@ def faust_options(settings: Settings) -> dict[str, Any]:
         "web_port": settings.web_port,
         "web_application_options": {"client_max_size": MAX_BODY_BYTES, "middlewares": middlewares()},
         "consumer_auto_offset_reset": "earliest",
+        "logging_config": logging_config(settings.log_level, settings.log_format),
     }
     if settings.embedded_broker:
         # Measured on the embedded broker (EMBEDDED-BROKER.md): with Faust's default 60 s session

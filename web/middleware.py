@@ -5,16 +5,21 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import time
 import uuid
 from typing import Awaitable, Callable
 
 from aiohttp import web
 from sqlalchemy import exc as sa_exc
 
+from streams import metrics
+from streams.logs import request_id_var, user_id_var
+
 from .auth import bearer_token, verify_token
 from .errors import ApiError
 
 log = logging.getLogger("taskstream.web")
+access_log = logging.getLogger("taskstream.access")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
@@ -35,11 +40,42 @@ def _database_down(exc: BaseException) -> bool:
     return isinstance(exc, sa_exc.TimeoutError)
 
 
+def route_template(request: web.Request) -> str:
+    """The route's template (/api/tasks/{task_id}), never the raw path: metric labels stay bounded."""
+    info = request.match_info
+    resource = info.route.resource if info is not None and info.route is not None else None
+    if resource is None or info.http_exception is not None:
+        return "unmatched"
+    return resource.canonical
+
+
+@web.middleware
+async def observe(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Count and time every request by route template, method and status."""
+    started = time.perf_counter()
+    status = 500
+    try:
+        response = await handler(request)
+        status = response.status
+        return response
+    finally:
+        route, method = route_template(request), request.method
+        elapsed = time.perf_counter() - started
+        metrics.HTTP_REQUESTS.labels(route, method, str(status)).inc()
+        metrics.HTTP_LATENCY.labels(route, method).observe(elapsed)
+        if access_log.isEnabledFor(logging.INFO):
+            access_log.info("%s %s %s", method, route, status, extra={
+                "route": route, "method": method, "status": status, "duration_ms": round(elapsed * 1000, 2),
+            })
+
+
 @web.middleware
 async def errors_and_request_id(request: web.Request, handler: Handler) -> web.StreamResponse:
     incoming = request.headers.get("X-Request-ID", "")
     request_id = incoming if REQUEST_ID.match(incoming) else uuid.uuid4().hex
     request["request_id"] = request_id
+    request_id_var.set(request_id)
+    user_id_var.set(None)
     try:
         response = await handler(request)
     except ApiError as exc:
@@ -61,7 +97,7 @@ async def errors_and_request_id(request: web.Request, handler: Handler) -> web.S
                 headers={"Retry-After": "1"},
             ).response()
         else:
-            log.exception("unhandled error in %s %s (request %s)", request.method, request.path, request_id)
+            log.exception("unhandled error in %s %s", request.method, route_template(request))
             response = ApiError(
                 500, "internal_error", f"an unexpected error occurred; quote request id {request_id} when reporting it"
             ).response()
@@ -75,8 +111,9 @@ async def errors_and_request_id(request: web.Request, handler: Handler) -> web.S
 async def authenticate(request: web.Request, handler: Handler) -> web.StreamResponse:
     if request.path.startswith("/api/"):
         request["user_id"] = verify_token(bearer_token(request.headers.get("Authorization")))
+        user_id_var.set(request["user_id"])
     return await handler(request)
 
 
 def middlewares() -> list:
-    return [errors_and_request_id, authenticate]
+    return [observe, errors_and_request_id, authenticate]

@@ -763,6 +763,17 @@ ROUTES: tuple[Route, ...] = (
         {200: response("The OpenAPI 3.1 description of the API.", ref("OpenApiDocument"))},
         tag="operations",
     ),
+    Route(
+        "get", "/metrics", "getMetrics", "Prometheus metrics",
+        {200: {
+            "description": "The Prometheus text exposition format: HTTP requests by route template, Kafka "
+            "publishing, outbox backlog, consumer lag, agent throughput, database latency and pool, "
+            "process metrics. No authentication: expose it only to the monitoring network.",
+            "content": {"text/plain": {"schema": {"type": "string"}}},
+            "headers": {"X-Request-ID": ref("RequestId", "headers")},
+        }},
+        tag="operations",
+    ),
 )
 
 
