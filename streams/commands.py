@@ -7,12 +7,41 @@ import json
 import os
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any, Callable, NoReturn
 
 import click
-from faust.cli import argument, option
+from faust.cli import AppCommand, argument, option
 
 from .app import app
 from .settings import ConfigError, from_env
+
+
+class Command(AppCommand):
+    """Our subcommands: a usage or runtime error prints one clear line and exits non-zero, no traceback."""
+
+    exit_code = 0
+
+    async def execute(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            await self.run(*args, **kwargs)
+        except click.ClickException as exc:
+            exc.show(file=self.stderr)
+            self.exit_code = exc.exit_code
+        except SystemExit as exc:
+            self.exit_code = exc.code if isinstance(exc.code, int) else 1
+        finally:
+            await self.on_stop()
+
+    def __call__(self, *args: Any, **kwargs: Any) -> NoReturn:
+        try:
+            self.run_using_worker(*args, **kwargs)
+        except SystemExit as exc:
+            raise SystemExit(self.exit_code or exc.code) from None
+        raise SystemExit(self.exit_code)
+
+
+def command(*options: Any) -> Callable:
+    return app.command(*options, base=Command)
 
 
 def _settings_with_dev_fallback():
@@ -31,7 +60,7 @@ def _settings_with_dev_fallback():
         raise click.UsageError(str(exc)) from None
 
 
-@app.command(option("--data-dir", default=".taskstream", show_default=True, help="Where embedded data is kept."))
+@command(option("--data-dir", default=".taskstream", show_default=True, help="Where embedded data is kept."))
 async def dev(self, data_dir: str) -> None:
     """Run the whole system locally (embedded PostgreSQL and broker unless DATABASE_URL/KAFKA_BROKER_URL are set)."""
     from .devserver import run
@@ -41,7 +70,7 @@ async def dev(self, data_dir: str) -> None:
         raise SystemExit(code)
 
 
-@app.command(option("--down", "down", default=None, help="Downgrade to this revision instead (e.g. base)."))
+@command(option("--down", "down", default=None, help="Downgrade to this revision instead (e.g. base)."))
 async def migrate(self, down: str | None) -> None:
     """Upgrade the database schema to the latest revision (or downgrade with --down REV)."""
     from db import migrate as migrations
@@ -60,7 +89,7 @@ async def migrate(self, down: str | None) -> None:
         raise click.ClickException(f"cannot reach the database at {target}: {exc}; check DATABASE_URL") from None
 
 
-@app.command(
+@command(
     argument("user_id"),
     option("--ttl", type=int, default=24 * 3600, show_default=True, help="Seconds until the token expires."),
 )
@@ -78,7 +107,7 @@ async def token(self, user_id: str, ttl: int) -> None:
         raise click.ClickException(str(exc)) from None
 
 
-@app.command(
+@command(
     argument("action", type=click.Choice(["list", "tail"])),
     argument("topic", required=False),
     option("--from-beginning", is_flag=True, help="Read from the first retained message."),
@@ -163,4 +192,70 @@ async def _tail(settings, topic: str, *, from_beginning: bool, user: str | None,
         await consumer.stop()
 
 
-__all__ = ["dev", "migrate", "token", "topics"]
+@command(
+    option("--users", type=int, default=1000, show_default=True, help="Users in all, seed-heavy included."),
+    option("--tasks", type=int, default=1_000_000, show_default=True, help="Tasks in all."),
+    option("--heavy-user", "heavy_user", type=int, default=50_000, show_default=True,
+           help="Tasks of the user seed-heavy; the rest are spread over seed-user-0000 and on."),
+    option("--seed", "seed_value", type=int, default=42, show_default=True,
+           help="Random seed: the same seed gives the same tasks (times relative to now)."),
+    option("--database-url", default=None,
+           help="Default: DATABASE_URL, or the database of a running `taskstream dev`."),
+    option("--replace", is_flag=True, help="Delete the tasks of every seed-* user first."),
+)
+async def seed(self, users: int, tasks: int, heavy_user: int, seed_value: int, database_url: str | None,
+               replace: bool) -> None:
+    """Bulk-load reproducible test tasks (users seed-heavy, seed-user-NNNN) for benchmarks.
+
+    The rows are written with COPY straight into the tasks table: they BYPASS the audit trail and the
+    outbox (no task_events rows, no events on the broker). Refuses to run when the seed users already
+    have tasks, unless --replace.
+    """
+    from db.engine import redact_url
+
+    from . import seed as seeding
+    from .settings import normalize_database_url
+
+    try:
+        url = normalize_database_url(database_url) if database_url else _settings_with_dev_fallback().database_url
+        plan = seeding.SeedPlan(now=datetime.now(timezone.utc), users=users, tasks=tasks, heavy_user=heavy_user,
+                                seed=seed_value)
+    except (ConfigError, seeding.SeedError) as exc:
+        raise click.UsageError(str(exc)) from None
+    target = redact_url(url)
+    try:
+        report = await seeding.load(url, plan, replace=replace)
+    except seeding.SeedError as exc:
+        raise click.ClickException(str(exc)) from None
+    except OSError as exc:
+        raise click.ClickException(f"cannot reach the database at {target}: {exc}; check DATABASE_URL") from None
+    replaced = f" (replaced {report.deleted:,} seed tasks)" if replace else ""
+    self.say(
+        f"seeded {report.rows:,} tasks for {report.users:,} users into {target}{replaced} in "
+        f"{report.copy_seconds:.1f} s ({report.rows_per_second:,.0f} rows/s); "
+        f"VACUUM (ANALYZE) took {report.analyze_seconds:.1f} s"
+    )
+
+
+@command(
+    argument("action", type=click.Choice(["verify"])),
+    option("--namespace", required=True, help="Namespace of the release."),
+    option("--selector", default="app.kubernetes.io/name=taskstream", show_default=True,
+           help="Label selector of the release's workloads."),
+    option("--timeout", type=float, default=300.0, show_default=True, help="Seconds to wait for the rollout."),
+    option("--context", default=None, help="kubeconfig context (default: in-cluster, then the current context)."),
+)
+async def deploy(self, action: str, namespace: str, selector: str, timeout: float, context: str | None) -> None:
+    """Wait for a rollout to become healthy; exit 0 healthy, 1 failed, 2 timed out (with a summary)."""
+    from .deploy import KubeConfigError, load_kube_clients, verify_rollout
+
+    try:
+        apps_api, core_api, batch_api = load_kube_clients(context)
+    except KubeConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    raise SystemExit(await asyncio.to_thread(
+        verify_rollout, namespace, selector, timeout, apps_api=apps_api, core_api=core_api, batch_api=batch_api
+    ))
+
+
+__all__ = ["deploy", "dev", "migrate", "seed", "token", "topics"]
