@@ -9,6 +9,7 @@ from typing import Any
 from streams import metrics
 from streams.app import app
 from streams.events import TaskEventRecord, UndecodableEvent, decode_event
+from streams.events import client_update as update_message
 from streams.topics import task_events, task_events_dlq, task_updates
 
 log = logging.getLogger(__name__)
@@ -17,15 +18,11 @@ AGENT = "fan_out_updates"
 
 def client_update(event: TaskEventRecord) -> dict[str, Any]:
     """What a WebSocket client receives: the change and the user's sequence number to resume from."""
-    return {
-        "type": f"task.{event.event_type}",
-        "seq": event.seq,
-        "event_id": event.event_id,
-        "task_id": event.task_id,
-        "task": event.after if event.after is not None else event.before,
-        "changes": event.changes,
-        "occurred_at": event.occurred_at.isoformat().replace("+00:00", "Z"),
-    }
+    return update_message(
+        event_type=event.event_type, seq=event.seq, event_id=event.event_id, task_id=event.task_id,
+        before=event.before, after=event.after, changes=event.changes,
+        occurred_at=event.occurred_at.isoformat().replace("+00:00", "Z"),
+    )
 
 
 async def dead_letter(message: Any, error: Exception) -> None:

@@ -153,3 +153,17 @@ def event_json(row: TaskEvent) -> dict[str, Any]:
         "after": data.get("after"),
         "changes": data.get("changes", {}),
     }
+
+
+async def events_since(session, user_id: str, after_seq: int, limit: int) -> list[TaskEvent]:
+    """The user's changes after `after_seq`, in order: what a reconnecting client missed."""
+    rows = await session.execute(
+        select(TaskEvent).where(TaskEvent.user_id == user_id, TaskEvent.seq > after_seq)
+        .order_by(TaskEvent.seq).limit(limit)
+    )
+    return list(rows.scalars())
+
+
+async def latest_seq(session, user_id: str) -> int:
+    value = await session.scalar(text("SELECT last_seq FROM user_sequences WHERE user_id = :u"), {"u": user_id})
+    return int(value or 0)

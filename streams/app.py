@@ -13,6 +13,7 @@ from .config import LazyFaustConfig
 if TYPE_CHECKING:
     from agents.outbox_relay import OutboxRelay
     from db.engine import Database
+    from web.gateway import Gateway
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +25,7 @@ class TaskstreamApp(faust.App):
         super().__init__(*args, **kwargs)
         self._database: Database | None = None
         self._outbox: OutboxRelay | None = None
+        self._gateway: Gateway | None = None
         self.group_joined = asyncio.Event()
         self.on_rebalance_complete.connect(self._on_group_joined)
 
@@ -53,6 +55,15 @@ class TaskstreamApp(faust.App):
             self._outbox = OutboxRelay(self, loop=self.loop, beacon=self.beacon)
         return self._outbox
 
+    @property
+    def gateway(self) -> Gateway:
+        """Routes task-updates to this worker's WebSocket clients."""
+        if self._gateway is None:
+            from web.gateway import Gateway
+
+            self._gateway = Gateway(self, loop=self.loop, beacon=self.beacon)
+        return self._gateway
+
     async def on_start(self) -> None:
         await super().on_start()
         from .topics import apply_topic_settings
@@ -65,6 +76,7 @@ class TaskstreamApp(faust.App):
 
         await declare_topics()
         await self.add_runtime_dependency(self.outbox)
+        await self.add_runtime_dependency(self.gateway)
 
     async def on_stop(self) -> None:
         await super().on_stop()

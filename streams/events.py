@@ -72,6 +72,22 @@ def build_envelope(
     }
 
 
+def client_update(
+    *, event_type: str, seq: int, event_id: str, task_id: str, before: dict | None, after: dict | None,
+    changes: dict, occurred_at: str,
+) -> dict[str, Any]:
+    """What a client receives for one change: the task as it is now and the user's sequence number."""
+    return {
+        "type": f"task.{event_type}",
+        "seq": seq,
+        "event_id": event_id,
+        "task_id": task_id,
+        "task": after if after is not None else before,
+        "changes": changes,
+        "occurred_at": occurred_at,
+    }
+
+
 def decode_event(value: bytes | None) -> TaskEventRecord:
     """Decode and validate an envelope; raise UndecodableEvent saying what is wrong."""
     if value is None:

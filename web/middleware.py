@@ -101,9 +101,10 @@ async def errors_and_request_id(request: web.Request, handler: Handler) -> web.S
             response = ApiError(
                 500, "internal_error", f"an unexpected error occurred; quote request id {request_id} when reporting it"
             ).response()
-    response.headers["X-Request-ID"] = request_id
-    response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    response.headers.setdefault("Referrer-Policy", "no-referrer")
+    if not response.prepared:  # a WebSocket has sent its headers already
+        response.headers["X-Request-ID"] = request_id
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "no-referrer")
     return response
 
 

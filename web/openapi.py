@@ -396,6 +396,12 @@ FILTER_EXAMPLES = {
 }
 
 PARAMETERS: dict[str, Schema] = {
+    "SocketToken": {
+        "name": "token", "in": "query", "required": False, "schema": {"type": "string"},
+        "description": "The bearer token, for clients that cannot send headers.",
+    },
+    "Since": query_int("since", default=0, minimum=0,
+                       description="Replay every change after this sequence number before going live."),
     "TaskId": {
         "name": "task_id", "in": "path", "required": True,
         # Deliberately not format: uuid: a malformed id is a missing task (404), not a bad request.
@@ -762,6 +768,26 @@ ROUTES: tuple[Route, ...] = (
         "get", "/openapi.json", "getOpenApiDocument", "This document",
         {200: response("The OpenAPI 3.1 description of the API.", ref("OpenApiDocument"))},
         tag="operations",
+    ),
+    Route(
+        "get", "/ws", "openUpdateSocket", "Live updates (WebSocket)",
+        {101: {
+            "description": "Switching to the WebSocket protocol. The server sends JSON text messages: with "
+            "`since`, first every change after that sequence number from the audit trail, oldest first; then "
+            '`{"type": "ready", "seq": N}`; then each new change as it happens: `{"type": "task.created" | '
+            '"task.updated" | "task.completed" | "task.uncompleted" | "task.deleted", "seq", "event_id", '
+            '"task_id", "task", "changes", "occurred_at"}` (the shape of streams/schemas/task-update.json). '
+            "Sequence numbers are per user, gap-free and increasing: reconnect with `since` = the last one "
+            'received to miss nothing. Send `{"type":"ping"}` for a `pong`; the server also pings every 20 s. '
+            "Close codes: 1001 the server is shutting down (reconnect), 4008 the client fell more than 1,000 "
+            "updates behind (reconnect with since).",
+            "headers": {"X-Request-ID": ref("RequestId", "headers")},
+        }},
+        tag="live",
+        description="Authenticate with the Authorization header, the `token` query parameter, or (browsers) "
+        "the Sec-WebSocket-Protocol header `bearer, <token>` (the server then selects `bearer`). A socket "
+        "receives only its own user's changes, whichever worker handled the write.",
+        query=("SocketToken", "Since"), errors=(400, 401),
     ),
     Route(
         "get", "/metrics", "getMetrics", "Prometheus metrics",

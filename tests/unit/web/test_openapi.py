@@ -157,6 +157,8 @@ def test_every_api_route_requires_a_bearer_jwt_and_documents_401(document):
         if path.startswith("/api/"):
             assert operation.get("security") == [{openapi.SECURITY_SCHEME: []}], f"{method} {path}"
             assert "401" in operation["responses"], f"{method} {path}"
+        elif path == "/ws":  # a token is required too, by header, query parameter or subprotocol
+            assert "401" in operation["responses"]
         else:
             assert "security" not in operation, f"{method} {path}"
             assert "401" not in operation["responses"], f"{method} {path}"

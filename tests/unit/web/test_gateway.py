@@ -1,0 +1,34 @@
+"""The gateway's per-socket queue: a stalled client is closed, the others keep receiving."""
+
+from __future__ import annotations
+
+import asyncio
+
+from web.gateway import CLOSE_TOO_SLOW, QUEUE_LIMIT, Gateway, Subscriber
+
+
+class FakeSocket:
+    def __init__(self) -> None:
+        self.closed_with: int | None = None
+
+    async def close(self, *, code: int, message: bytes) -> None:
+        self.closed_with = code
+
+
+async def test_a_stalled_socket_is_closed_with_the_documented_code_and_others_still_receive():
+    gateway = Gateway.__new__(Gateway)  # routing only: no broker needed
+    gateway.subscribers = {}
+    from collections import defaultdict
+
+    gateway.subscribers = defaultdict(set)
+    slow, fast = Subscriber("u", FakeSocket()), Subscriber("u", FakeSocket())
+    gateway.subscribers["u"].update({slow, fast})
+    for seq in range(QUEUE_LIMIT + 5):
+        gateway.dispatch("u", {"seq": seq})
+        if fast.queue.full():
+            while not fast.queue.empty():
+                fast.queue.get_nowait()  # the fast client keeps up
+    await asyncio.sleep(0)
+    assert slow.stalled and slow.socket.closed_with == CLOSE_TOO_SLOW
+    assert not fast.stalled and fast.socket.closed_with is None
+    gateway.dispatch("someone-else", {"seq": 1})  # nobody there: nothing happens

@@ -1,0 +1,128 @@
+"""WebSocket gateway: every worker reads all of `task-updates` and pushes each update to that user's sockets."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections import defaultdict
+from typing import Any
+
+from aiohttp import web
+from mode import Service
+
+from streams import metrics
+
+log = logging.getLogger(__name__)
+
+#: Updates a socket may have queued before it counts as stalled and is closed.
+QUEUE_LIMIT = 1000
+#: Close codes (documented in the OpenAPI description of /ws).
+CLOSE_TOO_SLOW = 4008
+CLOSE_GOING_AWAY = 1001
+
+
+class Subscriber:
+    """One open socket: a bounded queue drained by its own writer task, so a slow client slows nobody else."""
+
+    def __init__(self, user_id: str, socket: web.WebSocketResponse) -> None:
+        self.user_id = user_id
+        self.socket = socket
+        self.queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(QUEUE_LIMIT)
+        self.last_seq = 0
+        self.stalled = False
+
+    def offer(self, update: dict[str, Any]) -> None:
+        if self.stalled:
+            return
+        try:
+            self.queue.put_nowait(update)
+        except asyncio.QueueFull:
+            self.stalled = True
+            log.warning("closing a stalled WebSocket of user %s (%d updates queued)", self.user_id, QUEUE_LIMIT)
+            asyncio.ensure_future(self.socket.close(
+                code=CLOSE_TOO_SLOW, message=f"too slow: reconnect with since={self.last_seq}".encode()))
+
+
+class Gateway(Service):
+    """Consumes every partition of task-updates (no consumer group: each worker needs everything)
+    and routes by user to the sockets this worker holds."""
+
+    def __init__(self, app: Any, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.app = app
+        self.subscribers: dict[str, set[Subscriber]] = defaultdict(set)
+        self._consumer = None
+        self._ready = asyncio.Event()
+
+    def add(self, subscriber: Subscriber) -> None:
+        self.subscribers[subscriber.user_id].add(subscriber)
+        metrics.WEBSOCKET_CONNECTIONS.inc()
+
+    def remove(self, subscriber: Subscriber) -> None:
+        sockets = self.subscribers.get(subscriber.user_id)
+        if sockets and subscriber in sockets:
+            sockets.discard(subscriber)
+            metrics.WEBSOCKET_CONNECTIONS.dec()
+            if not sockets:
+                del self.subscribers[subscriber.user_id]
+
+    def dispatch(self, user_id: str, update: dict[str, Any]) -> None:
+        for subscriber in tuple(self.subscribers.get(user_id, ())):
+            subscriber.offer(update)
+
+    async def on_start(self) -> None:
+        from aiokafka import AIOKafkaConsumer, TopicPartition
+
+        from streams.kafka import client_options
+        from streams.settings import get_settings
+        from streams.topics import TASK_UPDATES
+
+        consumer = AIOKafkaConsumer(**client_options(get_settings()), group_id=None, enable_auto_commit=False)
+        await consumer.start()
+        partitions = consumer.partitions_for_topic(TASK_UPDATES) if TASK_UPDATES in await consumer.topics() else None
+        if not partitions:
+            await consumer.stop()
+            raise RuntimeError(f"topic {TASK_UPDATES} does not exist; create the topics (taskstream dev does)")
+        assigned = [TopicPartition(TASK_UPDATES, p) for p in sorted(partitions)]
+        consumer.assign(assigned)
+        # Sockets resume from the audit trail, so the gateway only needs what arrives from now on.
+        await consumer.seek_to_end(*assigned)
+        for tp in assigned:
+            await consumer.position(tp)
+        self._consumer = consumer
+        self._ready.set()
+
+    async def on_stop(self) -> None:
+        for sockets in list(self.subscribers.values()):
+            for subscriber in list(sockets):
+                await subscriber.socket.close(code=CLOSE_GOING_AWAY, message=b"server shutting down")
+        if self._consumer is not None:
+            await self._consumer.stop()
+
+    @Service.task
+    async def _consume(self) -> None:
+        await self._ready.wait()
+        while not self.should_stop:
+            try:
+                batches = await self._consumer.getmany(timeout_ms=500)
+            except Exception as exc:
+                log.warning("reading task-updates failed: %s", exc)
+                await self.sleep(1.0)
+                continue
+            for messages in batches.values():
+                for message in messages:
+                    if not self.subscribers or message.key is None:
+                        continue
+                    user_id = message.key.decode()
+                    if user_id not in self.subscribers:
+                        continue
+                    try:
+                        update = json.loads(message.value)
+                    except (TypeError, ValueError) as exc:
+                        log.error("undecodable update on task-updates partition %s offset %s: %s",
+                                  message.partition, message.offset, exc,
+                                  extra={"topic": message.topic, "partition": message.partition,
+                                         "offset": message.offset})
+                        continue
+                    self.dispatch(user_id, update)

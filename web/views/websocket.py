@@ -1,0 +1,108 @@
+"""GET /ws: live task updates for the signed-in user, resuming from a sequence number."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+
+from aiohttp import WSMsgType, web
+
+from db import events as queries
+from db.serialize import iso
+from streams import metrics
+from streams.app import app
+from streams.events import client_update
+
+from .. import validation as v
+from ..auth import bearer_token, verify_token
+from ..errors import unauthorized
+from ..gateway import Subscriber
+from .base import ApiView
+
+log = logging.getLogger(__name__)
+
+HEARTBEAT_SECONDS = 20.0
+REPLAY_PAGE = 500
+PROTOCOL = "bearer"
+
+
+def socket_credentials(request: web.Request) -> tuple[str, bool]:
+    """The token from the Authorization header, the `token` query parameter, or (browsers) the
+    Sec-WebSocket-Protocol header as `bearer, <token>`; and whether that subprotocol was used."""
+    header = request.headers.get("Authorization")
+    if header:
+        return bearer_token(header), False
+    if request.query.get("token"):
+        return request.query["token"], False
+    offered = [p.strip() for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",") if p.strip()]
+    if len(offered) == 2 and offered[0].lower() == PROTOCOL:
+        return offered[1], True
+    raise unauthorized("authentication required: a bearer token in the Authorization header, the token "
+                       "parameter or the Sec-WebSocket-Protocol header ('bearer, <token>')")
+
+
+@app.page("/ws")
+class Socket(ApiView):
+    async def get(self, request: web.Request) -> web.StreamResponse:
+        token, via_protocol = socket_credentials(request)
+        user_id = verify_token(token)
+        v.reject_unknown_params(request.query, ("token", "since"))
+        since = v.int_param(request.query, "since", -1, minimum=0) if request.query.get("since") else None
+        gateway = self.app.gateway
+        socket = web.WebSocketResponse(heartbeat=HEARTBEAT_SECONDS, protocols=(PROTOCOL,) if via_protocol else ())
+        await socket.prepare(request)
+        subscriber = Subscriber(user_id, socket)
+        gateway.add(subscriber)  # live updates queue up from here on, while the replay runs
+        writer = None
+        try:
+            subscriber.last_seq = await self._replay(socket, user_id, since)
+            await self._send(socket, {"type": "ready", "seq": subscriber.last_seq})
+            writer = asyncio.ensure_future(self._forward(subscriber))
+            async for message in socket:
+                if message.type == WSMsgType.TEXT:
+                    metrics.WEBSOCKET_MESSAGES.labels("in").inc()
+                    if message.data.strip() == '{"type":"ping"}':
+                        await self._send(socket, {"type": "pong", "seq": subscriber.last_seq})
+                elif message.type == WSMsgType.ERROR:
+                    break
+        finally:
+            gateway.remove(subscriber)
+            if writer is not None:
+                writer.cancel()
+            if not socket.closed:
+                await socket.close()
+        return socket
+
+    async def _replay(self, socket: web.WebSocketResponse, user_id: str, since: int | None) -> int:
+        """Send every change after `since` from the audit trail; return the last sequence number sent."""
+        async with self.autocommit() as session:
+            if since is None:
+                return await queries.latest_seq(session, user_id)
+            last = since
+            while True:
+                rows = await queries.events_since(session, user_id, last, REPLAY_PAGE)
+                for row in rows:
+                    data = row.event_data
+                    await self._send(socket, client_update(
+                        event_type=row.event_type, seq=row.seq, event_id=str(row.id), task_id=str(row.task_id),
+                        before=data.get("before"), after=data.get("after"), changes=data.get("changes", {}),
+                        occurred_at=iso(row.occurred_at),
+                    ))
+                    last = row.seq
+                if len(rows) < REPLAY_PAGE:
+                    return last
+
+    async def _forward(self, subscriber: Subscriber) -> None:
+        while True:
+            update = await subscriber.queue.get()
+            seq = update.get("seq")
+            if isinstance(seq, int):
+                if seq <= subscriber.last_seq:
+                    continue  # already replayed, or a duplicate delivery
+                subscriber.last_seq = seq
+            await self._send(subscriber.socket, update)
+
+    async def _send(self, socket: web.WebSocketResponse, data: dict) -> None:
+        await socket.send_str(json.dumps(data))
+        metrics.WEBSOCKET_MESSAGES.labels("out").inc()
