@@ -30,7 +30,7 @@ from sqlalchemy import (
 
 from streams.rules.filterlang import FilterColumns, Node, compile_filter
 
-from .models import Task
+from .models import Task, UserTaskCounts
 
 SORT_KEYS = ("due_date", "priority", "created_at", "updated_at", "completed_at", "title")
 RELEVANCE = "relevance"
@@ -247,6 +247,30 @@ def _bound(spec: ListSpec, cursor: CursorKey) -> Any:
     return value
 
 
+#: Past this many matches a filtered total stops counting: `total` is then COUNT_CAP and not exact.
+COUNT_CAP = 1000
+
+
+def unfiltered(spec: ListSpec) -> bool:
+    """Whether the spec selects all the user's tasks, or all open or all completed ones."""
+    return not (
+        spec.priorities or spec.tags or spec.due_before or spec.due_after or spec.overdue is not None
+        or spec.has_due_date is not None or spec.recurring is not None or spec.created_after
+        or spec.created_before or spec.search or spec.filter is not None
+    )
+
+
+def count_query(user_id: str, spec: ListSpec, where: list[ColumnElement[bool]]) -> Select:
+    """The total: exact and O(1) from the trigger-kept counts when unfiltered, else counted up to COUNT_CAP + 1."""
+    if unfiltered(spec):
+        counts = UserTaskCounts
+        column = {None: counts.total, True: counts.completed, False: counts.total - counts.completed}[spec.completed]
+        found = select(column).where(counts.user_id == user_id).scalar_subquery()
+        return select(func.coalesce(found, 0))
+    capped = select(literal(1)).select_from(Task).where(*where).limit(COUNT_CAP + 1).subquery()
+    return select(func.count()).select_from(capped)
+
+
 #: What a listing returns of each task (not the search document).
 TASK_COLUMNS = tuple(c for c in Task.__table__.c if c.name != "search_vector")
 
@@ -273,7 +297,7 @@ def list_query(user_id: str, spec: ListSpec, now: datetime) -> tuple[Select, Sel
             bound = _bound(spec, spec.cursor)
         row, after = tuple_(key, Task.id), tuple_(bound, spec.cursor.id)
         page_where.append(row < after if descending else row > after)
-    count = select(func.count()).select_from(Task).where(*where)
+    count = count_query(user_id, spec, where)
     order = [key.desc(), Task.id.desc()] if descending else [key.asc(), Task.id.asc()]
     page = (
         select(*TASK_COLUMNS, key.label("sort_key"), count.scalar_subquery().label("total"))

@@ -84,6 +84,16 @@ class Task(Base):
     )
 
 
+class UserTaskCounts(Base):
+    """Each user's task totals, kept by database triggers on tasks (see migration 0002)."""
+
+    __tablename__ = "user_task_counts"
+
+    user_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    total: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
+    completed: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
+
+
 class SavedView(Base):
     """A named filter and sort a user keeps (the list parameters, validated when saved)."""
 

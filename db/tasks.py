@@ -42,7 +42,8 @@ async def get_task(session, user_id: str, task_id: uuid.UUID) -> Task | None:
 async def list_tasks(
     session, user_id: str, spec: ListSpec, *, now: datetime
 ) -> tuple[list[Any], int, str | None]:
-    """One page of the user's tasks (rows with task attributes), the total that match, and the next cursor."""
+    """One page of the user's tasks (rows with task attributes), the total that match (at most
+    COUNT_CAP + 1 when filtered: the caller reports a larger count as not exact), and the next cursor."""
     page, count = list_query(user_id, spec, now)
     connection = await session.connection()  # Core execution: rows, no ORM instances
     tasks = (await connection.execute(page)).all()

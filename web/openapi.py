@@ -224,7 +224,13 @@ def schemas() -> dict[str, Schema]:
                     "description": "In the requested order: newest first by default, most relevant first "
                     "with `search`.",
                 },
-                "total": {"type": "integer", "minimum": 0, "description": "How many tasks match, over all pages."},
+                "total": {
+                    "type": "integer", "minimum": 0,
+                    "description": "How many tasks match, over all pages. Exact for the whole list and for "
+                    "`completed` alone; with other filters counting stops at 1000 (then `total_exact` is false "
+                    "and `total` means at least 1000).",
+                },
+                "total_exact": {"type": "boolean", "description": "Whether `total` is the exact count."},
                 "limit": {"type": "integer", "minimum": 1, "maximum": 100},
                 "offset": {"type": "integer", "minimum": 0},
                 "next_cursor": described(
@@ -233,7 +239,7 @@ def schemas() -> dict[str, Schema]:
                     "Keyset pagination: no task is repeated or skipped while tasks are added meanwhile.",
                 ),
             },
-            required=("tasks", "total", "limit", "offset", "next_cursor"),
+            required=("tasks", "total", "total_exact", "limit", "offset", "next_cursor"),
         ),
         "SavedView": closed_object(
             {

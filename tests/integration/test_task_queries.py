@@ -237,3 +237,34 @@ async def test_search_while_tasks_change_concurrently_never_fails(api):
     await asyncio.gather(*(api.create(title=f"concurrent meeting {i}") for i in range(10)))
     results = await asyncio.gather(*(api.call("GET", "/api/tasks", params={"search": "meeting"}) for _ in range(5)))
     assert all(status == 200 and body["total"] == 10 for status, body, _ in results)
+
+
+async def test_totals_stay_exact_through_creates_completions_and_deletes(api):
+    tasks = [await api.create(title=f"count {i}") for i in range(4)]
+    await api.call("POST", f"/api/tasks/{tasks[0]['id']}/complete")
+    await api.call("DELETE", f"/api/tasks/{tasks[1]['id']}")
+    await api.call("PATCH", f"/api/tasks/{tasks[2]['id']}", json_body={"completed": True})
+    await api.call("POST", f"/api/tasks/{tasks[2]['id']}/uncomplete")
+    _, everything, _ = await api.call("GET", "/api/tasks")
+    _, done, _ = await api.call("GET", "/api/tasks", params={"completed": "true"})
+    _, open_, _ = await api.call("GET", "/api/tasks", params={"completed": "false"})
+    assert (everything["total"], done["total"], open_["total"]) == (3, 1, 2)
+    assert everything["total_exact"] and done["total_exact"] and open_["total_exact"]
+
+
+async def test_a_filtered_total_past_the_cap_says_it_is_not_exact(api, postgres):
+    import asyncpg
+
+    from db.listing import COUNT_CAP
+
+    conn = await asyncpg.connect(postgres.replace("postgresql+asyncpg://", "postgresql://"))
+    try:  # bulk rows straight into the table (the triggers keep the counts)
+        await conn.execute(
+            "INSERT INTO tasks (id, user_id, title, tags) SELECT gen_random_uuid(), $1, 'bulk ' || i, '{bulk}' "
+            "FROM generate_series(1, $2) AS i", api.user_id, COUNT_CAP + 5)
+    finally:
+        await conn.close()
+    _, filtered, _ = await api.call("GET", "/api/tasks", params={"tags": "bulk"})
+    assert (filtered["total"], filtered["total_exact"]) == (COUNT_CAP, False)
+    _, everything, _ = await api.call("GET", "/api/tasks")
+    assert (everything["total"], everything["total_exact"]) == (COUNT_CAP + 5, True)

@@ -7,7 +7,7 @@ from typing import Any, Callable
 from aiohttp import web
 
 from db import tasks as queries
-from db.listing import CursorError
+from db.listing import COUNT_CAP, CursorError, unfiltered
 from db.models import Task
 from db.serialize import task_snapshot
 from streams.app import app
@@ -61,9 +61,11 @@ class TaskCollection(ApiView):
                 tasks, total, next_cursor = await queries.list_tasks(session, user_id, spec, now=self.clock())
             except CursorError as exc:
                 raise v.ValidationError("cursor", str(exc)) from None
+        # A filtered count stops at COUNT_CAP: past it, "total" says "at least this many".
+        exact = unfiltered(spec) or total <= COUNT_CAP
         return self.respond({
-            "tasks": [task_snapshot(t) for t in tasks], "total": total, "limit": spec.limit, "offset": spec.offset,
-            "next_cursor": next_cursor,
+            "tasks": [task_snapshot(t) for t in tasks], "total": total if exact else COUNT_CAP, "total_exact": exact,
+            "limit": spec.limit, "offset": spec.offset, "next_cursor": next_cursor,
         })
 
     async def post(self, request: web.Request) -> web.Response:

@@ -1,4 +1,4 @@
-"""Full-text and trigram search, sort keys and their indexes, saved views.
+"""Full-text and trigram search, sort keys and their indexes, per-user task counts, saved views.
 
 Every index leads with user_id, so no query ever scans other users' rows.
 
@@ -54,6 +54,58 @@ def upgrade() -> None:
     # Overdue and "due soon" look only at open tasks: a partial index keeps that small.
     op.execute("CREATE INDEX ix_tasks_user_open_due ON tasks (user_id, due_date) WHERE NOT completed")
 
+    # Exact totals for the unfiltered list without counting rows: kept by statement-level triggers,
+    # so every writer (the API, agents, a bulk COPY) keeps them right.
+    op.create_table(
+        "user_task_counts",
+        sa.Column("user_id", sa.String(255), nullable=False),
+        sa.Column("total", sa.BigInteger(), nullable=False, server_default="0"),
+        sa.Column("completed", sa.BigInteger(), nullable=False, server_default="0"),
+        sa.PrimaryKeyConstraint("user_id", name="pk_user_task_counts"),
+    )
+    op.execute(
+        """
+        CREATE FUNCTION user_task_counts_apply() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            IF TG_OP = 'INSERT' THEN
+                INSERT INTO user_task_counts AS c (user_id, total, completed)
+                SELECT user_id, count(*), count(*) FILTER (WHERE completed) FROM new_rows GROUP BY user_id
+                ON CONFLICT (user_id) DO UPDATE
+                SET total = c.total + EXCLUDED.total, completed = c.completed + EXCLUDED.completed;
+            ELSIF TG_OP = 'DELETE' THEN
+                UPDATE user_task_counts AS c SET total = c.total - d.n, completed = c.completed - d.done
+                FROM (SELECT user_id, count(*) AS n, count(*) FILTER (WHERE completed) AS done
+                      FROM old_rows GROUP BY user_id) AS d
+                WHERE c.user_id = d.user_id;
+            ELSE
+                UPDATE user_task_counts AS c SET completed = c.completed + d.delta
+                FROM (SELECT n.user_id, sum(n.completed::int - o.completed::int) AS delta
+                      FROM new_rows n JOIN old_rows o ON o.id = n.id
+                      WHERE n.completed IS DISTINCT FROM o.completed GROUP BY n.user_id) AS d
+                WHERE c.user_id = d.user_id;
+            END IF;
+            RETURN NULL;
+        END;
+        $$
+        """
+    )
+    op.execute(
+        "CREATE TRIGGER tasks_count_insert AFTER INSERT ON tasks REFERENCING NEW TABLE AS new_rows "
+        "FOR EACH STATEMENT EXECUTE FUNCTION user_task_counts_apply()"
+    )
+    op.execute(
+        "CREATE TRIGGER tasks_count_delete AFTER DELETE ON tasks REFERENCING OLD TABLE AS old_rows "
+        "FOR EACH STATEMENT EXECUTE FUNCTION user_task_counts_apply()"
+    )
+    op.execute(
+        "CREATE TRIGGER tasks_count_update AFTER UPDATE ON tasks REFERENCING OLD TABLE AS old_rows "
+        "NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION user_task_counts_apply()"
+    )
+    op.execute(
+        "INSERT INTO user_task_counts (user_id, total, completed) "
+        "SELECT user_id, count(*), count(*) FILTER (WHERE completed) FROM tasks GROUP BY user_id"
+    )
+
     op.create_table(
         "saved_views",
         sa.Column("id", pg.UUID(as_uuid=True), nullable=False),
@@ -68,6 +120,10 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("saved_views")
+    for trigger in ("tasks_count_insert", "tasks_count_delete", "tasks_count_update"):
+        op.execute(f"DROP TRIGGER {trigger} ON tasks")
+    op.execute("DROP FUNCTION user_task_counts_apply()")
+    op.drop_table("user_task_counts")
     op.execute("DROP INDEX ix_tasks_user_open_due")
     for name, _ in SORT_INDEXES:
         op.execute(f"DROP INDEX {name}")

@@ -265,9 +265,10 @@ def test_task_schema_rejects_a_lower_case_priority_and_a_naive_timestamp(documen
 def test_task_list_and_audit_page_conform_to_their_schemas(document):
     before, after = task_snapshot(full_task(completed=False, completed_at=None, version=3)), task_snapshot(full_task())
     cursor = encode_cursor(ListSpec(limit=1), full_task())
-    page = {"tasks": [after], "total": 7, "limit": 1, "offset": 0, "next_cursor": cursor}
+    page = {"tasks": [after], "total": 7, "total_exact": True, "limit": 1, "offset": 0, "next_cursor": cursor}
     assert conforms(document, "TaskList", page)
-    assert conforms(document, "TaskList", {"tasks": [], "total": 0, "limit": 20, "offset": 0, "next_cursor": None})
+    assert conforms(document, "TaskList", {"tasks": [], "total": 0, "total_exact": True, "limit": 20, "offset": 0,
+                                           "next_cursor": None})
     assert not conforms(document, "TaskList", {key: value for key, value in page.items() if key != "next_cursor"})
     event = {
         "id": str(uuid.uuid4()),
