@@ -31,6 +31,8 @@ async def measure_consumer_lag() -> None:
     """High-water mark minus the committed offset (the fetch high-water: ListOffsets is unreliable here)."""
     consumer = app.consumer
     committed = getattr(consumer, "_committed_offset", {})
+    # Partitions lost in a rebalance must not keep reporting their last value.
+    metrics.CONSUMER_LAG.clear()
     for tp in consumer.assignment():
         try:
             highwater = consumer.highwater(tp)
