@@ -8,7 +8,8 @@
 #
 # Required: DATABASE_URL (with sslmode=require), JWT_SECRET (>= 32 chars),
 #           KAFKA_SASL_PASSWORD.
-# Optional: KAFKA_CA_CERT_FILE (the managed Kafka's CA certificate),
+# Optional: SMTP_URL (smtp:// or smtps://; reminder emails are sent only with it),
+#           KAFKA_CA_CERT_FILE (the managed Kafka's CA certificate),
 #           NAMESPACE (taskstream), KUBE_CONTEXT (current context).
 set -euo pipefail
 set +x # never trace: the values below are secrets
@@ -46,6 +47,12 @@ trap 'rm -rf "$workdir"' EXIT
 printf '%s' "$DATABASE_URL" >"$workdir/DATABASE_URL"
 printf '%s' "$JWT_SECRET" >"$workdir/JWT_SECRET"
 printf '%s' "$KAFKA_SASL_PASSWORD" >"$workdir/KAFKA_SASL_PASSWORD"
+optional=()
+if [[ -n ${SMTP_URL:-} ]]; then
+  [[ $SMTP_URL =~ ^smtps?:// ]] || die "SMTP_URL must start with smtp:// or smtps:// (value not shown)"
+  printf '%s' "$SMTP_URL" >"$workdir/SMTP_URL"
+  optional+=(--from-file="$workdir/SMTP_URL")
+fi
 
 # create --dry-run | apply: creates the Secret or updates it in place.
 kc create namespace "$namespace" --dry-run=client -o yaml | kc apply -f - >/dev/null
@@ -53,6 +60,7 @@ kc -n "$namespace" create secret generic taskstream-secrets \
   --from-file="$workdir/DATABASE_URL" \
   --from-file="$workdir/JWT_SECRET" \
   --from-file="$workdir/KAFKA_SASL_PASSWORD" \
+  "${optional[@]}" \
   --dry-run=client -o yaml | kc apply -f - >/dev/null
 info "secret/taskstream-secrets is up to date in namespace $namespace"
 

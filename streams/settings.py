@@ -31,10 +31,11 @@ CONFIG_KEYS: tuple[str, ...] = (
     "TOPIC_REPLICATION_FACTOR",
     "TOPIC_RETENTION_HOURS",
     "DATA_DIR",
+    "SMTP_URL",
 )
 
 #: Keys whose values are secrets: never logged, never echoed in errors.
-SECRET_KEYS = frozenset({"DATABASE_URL", "JWT_SECRET", "KAFKA_SASL_PASSWORD"})
+SECRET_KEYS = frozenset({"DATABASE_URL", "JWT_SECRET", "KAFKA_SASL_PASSWORD", "SMTP_URL"})
 
 KAFKA_PROFILES = ("kafka", "embedded")
 SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
@@ -69,6 +70,8 @@ class Settings:
     topic_replication_factor: int
     topic_retention_hours: int
     data_dir: str
+    #: smtp://user:pass@host:port?from=addr (smtps:// for TLS); reminders go by email only when set.
+    smtp_url: str | None = field(default=None, repr=False)
 
     @property
     def embedded_broker(self) -> bool:
@@ -122,6 +125,21 @@ def normalize_database_url(url: str) -> str:
     return urlunsplit((scheme, parts.netloc, parts.path, urlencode(query), parts.fragment))
 
 
+def _smtp_url(env: Mapping[str, str]) -> str | None:
+    value = _optional(env, "SMTP_URL")
+    if value is None:
+        return None
+    parts = urlsplit(value)
+    if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
+        # The value itself may hold a password: name the key, never echo it.
+        raise ConfigError("SMTP_URL must look like smtp://user:password@host:587 (or smtps:// for TLS)")
+    try:
+        parts.port
+    except ValueError:
+        raise ConfigError("SMTP_URL has a port that is not a number") from None
+    return value
+
+
 def from_env(env: Mapping[str, str] | None = None) -> Settings:
     """Build settings from the environment (or a given mapping, for tests)."""
     env = os.environ if env is None else env
@@ -154,6 +172,7 @@ def from_env(env: Mapping[str, str] | None = None) -> Settings:
         topic_replication_factor=_int(env, "TOPIC_REPLICATION_FACTOR", 1, minimum=1, maximum=10),
         topic_retention_hours=_int(env, "TOPIC_RETENTION_HOURS", 168, minimum=1),
         data_dir=env.get("DATA_DIR", "").strip() or ".taskstream",
+        smtp_url=_smtp_url(env),
     )
 
 

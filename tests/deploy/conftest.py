@@ -43,6 +43,8 @@ KUSTOMIZATIONS = {
     "minikube": KUSTOMIZE / "overlays" / "minikube",
     "minikube-infra": KUSTOMIZE / "overlays" / "minikube" / "infra",
     "production": KUSTOMIZE / "overlays" / "production",
+    # A Component, included by production: alert rules, dashboards, logging config.
+    "monitoring-component": KUSTOMIZE / "components" / "monitoring",
 }
 #: Renders of the app (the dev infrastructure alone has no taskstream workload).
 APP_KUSTOMIZATIONS = ("base", "minikube", "production")
@@ -315,6 +317,19 @@ def the_one(documents: list[dict[str, Any]], kind: str, component: str | None = 
     return found[0]
 
 
+def app_config(documents: list[dict[str, Any]]) -> dict[str, str]:
+    """Data of the ConfigMap the worker's environment comes from (others hold dashboards and the like)."""
+    pod = the_one(documents, "Deployment", "worker")["spec"]["template"]["spec"]
+    names = {
+        source["configMapRef"]["name"]
+        for container in pod["containers"]
+        for source in container.get("envFrom", [])
+        if "configMapRef" in source
+    }
+    (config,) = [doc for doc in documents if doc["kind"] == "ConfigMap" and doc["metadata"]["name"] in names]
+    return config["data"]
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """Parametrize by argument name, so every test covers every render it applies to."""
     parameters = {
@@ -341,6 +356,7 @@ def manifests() -> SimpleNamespace:
         pod_specs=pod_specs,
         find=find,
         the_one=the_one,
+        app_config=app_config,
         repo_root=REPO_ROOT,
         chart_dir=CHART,
         kustomizations=KUSTOMIZATIONS,

@@ -179,7 +179,7 @@ def test_notes_tell_the_operator_how_to_verify_and_reach_the_release(values_name
 
 def test_production_values_scale_serve_tls_and_use_managed_services(manifests):
     documents = manifests.render_chart("production")
-    config = manifests.the_one(documents, "ConfigMap")["data"]
+    config = manifests.app_config(documents)
     hpa = manifests.the_one(documents, "HorizontalPodAutoscaler")
     pdb = manifests.the_one(documents, "PodDisruptionBudget")
     ingress = manifests.the_one(documents, "Ingress")
@@ -207,7 +207,7 @@ def test_minikube_values_use_the_dev_infrastructure(manifests):
     password = base64.b64decode(credentials["data"]["POSTGRES_PASSWORD"]).decode()
     assert secret["stringData"]["DATABASE_URL"] == f"postgresql://taskstream:{password}@postgres:5432/taskstream"
     kafka = next(d for d in infra if d["kind"] == "Service" and d["metadata"]["name"] == "kafka")
-    config = manifests.the_one(documents, "ConfigMap")["data"]
+    config = manifests.app_config(documents)
     assert config["KAFKA_BROKER_URL"] == f"kafka://kafka:{kafka['spec']['ports'][0]['port']}"
 
 

@@ -11,7 +11,7 @@ TOPICS = {"task-events", "reminders", "task-updates"}
 
 
 def _config(documents, manifests):
-    return manifests.the_one(documents, "ConfigMap")["data"]
+    return manifests.app_config(documents)
 
 
 def test_every_kustomization_renders(kustomization, manifests):

@@ -12,6 +12,7 @@ OLDEST_SUPPORTED = "1.30"
 #: without a schema is a typo in a kind or apiVersion and fails.
 CUSTOM_RESOURCES = {
     ("monitoring.coreos.com/v1", "PodMonitor"),
+    ("monitoring.coreos.com/v1", "PrometheusRule"),
     ("cert-manager.io/v1", "ClusterIssuer"),
     ("cert-manager.io/v1", "Certificate"),
 }

@@ -49,7 +49,7 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end }}
 {{- end }}
 
-{{/* The Secret holding DATABASE_URL, JWT_SECRET and KAFKA_SASL_PASSWORD. */}}
+{{/* The Secret holding DATABASE_URL, JWT_SECRET, KAFKA_SASL_PASSWORD and SMTP_URL. */}}
 {{- define "taskstream.secretName" -}}
 {{- default (printf "%s-secrets" (include "taskstream.fullname" .)) .Values.secrets.existingSecret }}
 {{- end }}
@@ -64,17 +64,18 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 
 {{/*
 The secret half of streams.settings.CONFIG_KEYS (its SECRET_KEYS), as env
-entries. KAFKA_SASL_PASSWORD is optional: PLAINTEXT brokers need none.
+entries. KAFKA_SASL_PASSWORD is optional: PLAINTEXT brokers need none;
+SMTP_URL too: without it reminders are in-app (and webhooks) only.
 */}}
 {{- define "taskstream.secretEnv" -}}
 {{- $secret := include "taskstream.secretName" . }}
-{{- range $key := list "DATABASE_URL" "JWT_SECRET" "KAFKA_SASL_PASSWORD" }}
+{{- range $key := list "DATABASE_URL" "JWT_SECRET" "KAFKA_SASL_PASSWORD" "SMTP_URL" }}
 - name: {{ $key }}
   valueFrom:
     secretKeyRef:
       name: {{ $secret }}
       key: {{ $key }}
-      {{- if eq $key "KAFKA_SASL_PASSWORD" }}
+      {{- if has $key (list "KAFKA_SASL_PASSWORD" "SMTP_URL") }}
       optional: true
       {{- end }}
 {{- end }}
