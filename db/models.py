@@ -1,4 +1,4 @@
-"""SQLAlchemy 2.0 models: tasks, the append-only audit trail and the outbox."""
+"""SQLAlchemy 2.0 models: tasks, the append-only audit trail, the outbox, saved views and recurring tasks."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from sqlalchemy import (
     BigInteger,
     Computed,
     CheckConstraint,
+    ForeignKey,
     Identity,
     Index,
     Integer,
@@ -168,3 +169,245 @@ class OutboxMessage(Base):
 
 
 __all__ = ["Base", "Task", "TaskEvent", "SavedView", "UserSequence", "OutboxMessage", "PRIORITIES", "EVENT_TYPES"]
+
+
+# Recurring tasks (migration 0003) ----------------------------------------------------------------
+
+RECURRENCE_STATUSES = ("active", "paused", "ended")
+
+
+class RecurringTask(Base):
+    """A recurring task template: the fields each occurrence copies, and its rule (Rule.to_dict())."""
+
+    __tablename__ = "recurring_tasks"
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
+    user_id: Mapped[str] = mapped_column(String(255), nullable=False)
+    title: Mapped[str] = mapped_column(String(255), nullable=False)
+    description: Mapped[str | None] = mapped_column(Text)
+    priority: Mapped[str] = mapped_column(String(6), nullable=False, server_default="MEDIUM", default="MEDIUM")
+    tags: Mapped[list[str]] = mapped_column(
+        ARRAY(Text), nullable=False, server_default=text("'{}'::text[]"), default=list
+    )
+    rule: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
+    status: Mapped[str] = mapped_column(String(8), nullable=False, server_default="active", default="active")
+    #: Due time of the newest occurrence while the template is active; NULL when paused or ended.
+    next_occurrence: Mapped[datetime | None] = mapped_column(TZ)
+    occurrences_created: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0", default=0)
+    created_at: Mapped[datetime] = mapped_column(TZ, nullable=False, server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(TZ, nullable=False, server_default=func.now())
+    #: Bumped by the user's edits (PATCH, pause, resume), not by the agent creating occurrences.
+    version: Mapped[int] = mapped_column(Integer, nullable=False, server_default="1", default=1)
+
+    __table_args__ = (
+        CheckConstraint("priority IN ('LOW', 'MEDIUM', 'HIGH')", name="priority"),
+        CheckConstraint("status IN ('active', 'paused', 'ended')", name="status"),
+        CheckConstraint("char_length(title) BETWEEN 1 AND 255", name="title_length"),
+        CheckConstraint("cardinality(tags) <= 10", name="tag_count"),
+        Index("ix_recurring_tasks_user_created", "user_id", text("created_at DESC"), text("id DESC")),
+    )
+
+
+class RecurrenceOccurrence(Base):
+    """One slot of a template that became a task. The primary key (template_id, slot) is what makes
+    creating an occurrence exactly-once: whoever inserts the row creates the task."""
+
+    __tablename__ = "recurrence_occurrences"
+
+    template_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("recurring_tasks.id", ondelete="CASCADE"), primary_key=True
+    )
+    slot: Mapped[datetime] = mapped_column(TZ, primary_key=True)
+    #: 0-based position of the slot in the rule's series (NULL for unbounded cron rules, see recurrence.py).
+    occurrence_index: Mapped[int | None] = mapped_column(Integer)
+    #: No foreign key: the row outlives a deleted task, so the slot stays taken.
+    task_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    #: Slots that were already past when the previous occurrence was finished (finished late), oldest first.
+    skipped_slots: Mapped[list[datetime]] = mapped_column(
+        ARRAY(TZ), nullable=False, server_default=text("'{}'::timestamptz[]"), default=list
+    )
+    #: More slots were skipped than `skipped_slots` holds (recurrence.MAX_SKIPPED).
+    skipped_truncated: Mapped[bool] = mapped_column(nullable=False, server_default=text("false"), default=False)
+    created_at: Mapped[datetime] = mapped_column(TZ, nullable=False, server_default=func.now())
+
+    __table_args__ = (
+        Index("uq_recurrence_occurrences_task_id", "task_id", unique=True),
+    )
+
+
+class ProcessedEvent(Base):
+    """Event ids a consumer has applied, written in the same transaction as the effect (dedupe on replay)."""
+
+    __tablename__ = "processed_events"
+
+    consumer: Mapped[str] = mapped_column(String(100), primary_key=True)
+    event_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    processed_at: Mapped[datetime] = mapped_column(TZ, nullable=False, server_default=func.now())
+
+    __table_args__ = (Index("ix_processed_events_processed_at", "processed_at"),)
+
+
+class CalendarToken(Base):
+    """The secret of a user's iCalendar feed URL; only its SHA-256 is stored, so a database dump
+    does not hand out working feed URLs."""
+
+    __tablename__ = "calendar_tokens"
+
+    user_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
+    created_at: Mapped[datetime] = mapped_column(TZ, nullable=False, server_default=func.now())
+
+
+__all__ += ["RecurringTask", "RecurrenceOccurrence", "ProcessedEvent", "CalendarToken", "RECURRENCE_STATUSES"]
+
+
+# Reminders and notifications (migration 0004) ----------------------------------------------------
+
+# Imported here so this section stays one block other features' edits above do not touch.
+from datetime import timedelta  # noqa: E402
+
+from sqlalchemy import Interval  # noqa: E402
+
+
+class Reminder(Base):
+    """When to remind a user of a task: at a fixed instant, or `before_due` ahead of its due date."""
+
+    __tablename__ = "reminders"
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
+    user_id: Mapped[str] = mapped_column(String(255), nullable=False)
+    task_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("tasks.id", ondelete="CASCADE"), nullable=False
+    )
+    remind_at: Mapped[datetime] = mapped_column(TZ, nullable=False)
+    #: Set for relative reminders: remind_at follows the task's due date minus this.
+    before_due: Mapped[timedelta | None] = mapped_column(Interval)
+    sent: Mapped[bool] = mapped_column(nullable=False, server_default=text("false"), default=False)
+    sent_at: Mapped[datetime | None] = mapped_column(TZ)
+    #: When a scheduler last handed it to the `reminders` topic (a lease, so it is not re-sent every tick).
+    claimed_at: Mapped[datetime | None] = mapped_column(TZ)
+    #: The notification that delivered it (a batched notification covers several reminders).
+    notification_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    created_at: Mapped[datetime] = mapped_column(TZ, nullable=False, server_default=func.now())
+
+    __table_args__ = (
+        CheckConstraint("before_due IS NULL OR before_due > interval '0'", name="before_due_positive"),
+        CheckConstraint("sent = (sent_at IS NOT NULL)", name="sent_at"),
+        Index("ix_reminders_due", "remind_at", postgresql_where=text("NOT sent")),
+        Index("ix_reminders_user_id_remind_at", "user_id", "remind_at"),
+        Index("ix_reminders_task_id", "task_id"),
+    )
+
+
+class Notification(Base):
+    """An in-app notification. UNIQUE reminder_id is what makes a reminder notify exactly once."""
+
+    __tablename__ = "notifications"
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
+    user_id: Mapped[str] = mapped_column(String(255), nullable=False)
+    reminder_id: Mapped[uuid.UUID | None] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("reminders.id", ondelete="SET NULL"), unique=True
+    )
+    kind: Mapped[str] = mapped_column(String(32), nullable=False)
+    title: Mapped[str] = mapped_column(String(255), nullable=False)
+    body: Mapped[str] = mapped_column(Text, nullable=False, server_default="", default="")
+    data: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False, server_default=text("'{}'::jsonb"), default=dict)
+    read_at: Mapped[datetime | None] = mapped_column(TZ)
+    snoozed_until: Mapped[datetime | None] = mapped_column(TZ)
+    created_at: Mapped[datetime] = mapped_column(TZ, nullable=False, server_default=func.now())
+
+    __table_args__ = (
+        Index("ix_notifications_user_created", "user_id", text("created_at DESC"), text("id DESC")),
+    )
+
+
+class Webhook(Base):
+    """A user's HTTP endpoint for task.* and reminder.* events, signed with its secret."""
+
+    __tablename__ = "webhooks"
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
+    user_id: Mapped[str] = mapped_column(String(255), nullable=False)
+    url: Mapped[str] = mapped_column(Text, nullable=False)
+    events: Mapped[list[str]] = mapped_column(ARRAY(Text), nullable=False)
+    secret: Mapped[str] = mapped_column(String(255), nullable=False)
+    active: Mapped[bool] = mapped_column(nullable=False, server_default=text("true"), default=True)
+    #: Failed attempts in a row, across deliveries; reaching the limit disables the webhook.
+    consecutive_failures: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0", default=0)
+    disabled_at: Mapped[datetime | None] = mapped_column(TZ)
+    disabled_reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(TZ, nullable=False, server_default=func.now())
+
+    __table_args__ = (
+        CheckConstraint("cardinality(events) >= 1", name="events"),
+        Index("ix_webhooks_user_id", "user_id"),
+    )
+
+
+class WebhookDelivery(Base):
+    """One event to POST to one webhook, and how its attempts went (the delivery log)."""
+
+    __tablename__ = "webhook_deliveries"
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
+    webhook_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("webhooks.id", ondelete="CASCADE"), nullable=False
+    )
+    event_id: Mapped[str] = mapped_column(String(64), nullable=False)
+    event_type: Mapped[str] = mapped_column(String(64), nullable=False)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
+    status: Mapped[str] = mapped_column(String(10), nullable=False, server_default="pending", default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0", default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(TZ, nullable=False, server_default=func.now())
+    last_status_code: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(TZ, nullable=False, server_default=func.now())
+    delivered_at: Mapped[datetime | None] = mapped_column(TZ)
+
+    __table_args__ = (
+        UniqueConstraint("webhook_id", "event_id"),
+        CheckConstraint("status IN ('pending', 'succeeded', 'failed')", name="status"),
+        Index("ix_webhook_deliveries_pending", "next_attempt_at", postgresql_where=text("status = 'pending'")),
+        Index("ix_webhook_deliveries_webhook_created", "webhook_id", text("created_at DESC")),
+    )
+
+
+class NotificationSettings(Base):
+    """Where a user's reminders go besides the in-app inbox (email, when SMTP_URL is configured)."""
+
+    __tablename__ = "notification_settings"
+
+    user_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    email: Mapped[str | None] = mapped_column(String(254))
+    updated_at: Mapped[datetime] = mapped_column(TZ, nullable=False, server_default=func.now())
+
+
+class EmailDelivery(Base):
+    """A notification to send by email; UNIQUE notification_id: one email per notification."""
+
+    __tablename__ = "email_deliveries"
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
+    user_id: Mapped[str] = mapped_column(String(255), nullable=False)
+    notification_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("notifications.id", ondelete="CASCADE"), nullable=False, unique=True
+    )
+    to_address: Mapped[str] = mapped_column(String(254), nullable=False)
+    subject: Mapped[str] = mapped_column(String(255), nullable=False)
+    text_body: Mapped[str] = mapped_column(Text, nullable=False)
+    html_body: Mapped[str] = mapped_column(Text, nullable=False)
+    status: Mapped[str] = mapped_column(String(10), nullable=False, server_default="pending", default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0", default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(TZ, nullable=False, server_default=func.now())
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(TZ, nullable=False, server_default=func.now())
+    sent_at: Mapped[datetime | None] = mapped_column(TZ)
+
+    __table_args__ = (
+        CheckConstraint("status IN ('pending', 'sent', 'failed')", name="status"),
+        Index("ix_email_deliveries_pending", "next_attempt_at", postgresql_where=text("status = 'pending'")),
+    )
+
+
+__all__ += ["Reminder", "Notification", "Webhook", "WebhookDelivery", "NotificationSettings", "EmailDelivery"]

@@ -59,6 +59,10 @@ def faust_options(settings: Settings) -> dict[str, Any]:
             broker_heartbeat_interval=0.5,
             producer_max_batch_size=1,
         )
+        # The broker holds an idle fetch for the whole long-poll even when messages arrive.
+        from .embedded_fetch import install
+
+        install()
     return options
 
 

@@ -912,3 +912,394 @@ def document() -> dict[str, Any]:
 class OpenApiView(ApiView):
     async def get(self, request: web.Request) -> web.Response:
         return self.respond(document())
+
+
+# Reminders, notifications, webhooks and email (issue 5) -------------------------------------
+# Appended as one block: it extends ROUTES, the parameters and the schemas defined above.
+
+from streams.rules import webhooks as _hooks  # noqa: E402
+
+from .views.notifications import SNOOZE_MAX, SNOOZE_MIN  # noqa: E402
+from .views.webhooks import SECRET_MAX, SECRET_MIN  # noqa: E402
+
+ISO_DURATION = r"^[Pp](?=.)(?:\d+[Ww])?(?:\d+[Dd])?(?:[Tt](?=\d)(?:\d+[Hh])?(?:\d+[Mm])?(?:\d+[Ss])?)?$"
+
+PARAMETERS.update({
+    "ReminderId": {
+        "name": "reminder_id", "in": "path", "required": True, "schema": {"type": "string"},
+        "description": "The reminder's id (a UUID). " + not_found_rule("A reminder"),
+    },
+    "NotificationId": {
+        "name": "notification_id", "in": "path", "required": True, "schema": {"type": "string"},
+        "description": "The notification's id (a UUID). " + not_found_rule("A notification"),
+    },
+    "WebhookId": {
+        "name": "webhook_id", "in": "path", "required": True, "schema": {"type": "string"},
+        "description": "The webhook's id (a UUID). " + not_found_rule("A webhook"),
+    },
+    "Upcoming": query_bool("upcoming", "true: only reminders not sent yet."),
+    "Unread": query_bool("unread", "true: only unread notifications that are not snoozed; false: the others."),
+    "PageLimit": query_int("limit", default=50, minimum=1, maximum=200, description="At most this many."),
+})
+PATH_PARAMETERS.update({"reminder_id": "ReminderId", "notification_id": "NotificationId",
+                        "webhook_id": "WebhookId"})
+OWNED_IDS = (*OWNED_IDS, "reminder_id", "notification_id", "webhook_id")
+
+_NULLABLE_TIME = nullable(TIMESTAMP)
+_REMINDER_SCHEMAS: dict[str, Schema] = {
+    "Reminder": closed_object({
+        "id": UUID, "task_id": UUID, "remind_at": TIMESTAMP,
+        "before_due": described(nullable({"type": "string", "pattern": ISO_DURATION}),
+                                "The ISO-8601 duration before the due date (canonical form); null when absolute."),
+        "sent": {"type": "boolean"}, "sent_at": _NULLABLE_TIME, "created_at": TIMESTAMP,
+    }, required=("id", "task_id", "remind_at", "before_due", "sent", "sent_at", "created_at")),
+    "ReminderCreate": {
+        "type": "object", "additionalProperties": False,
+        "properties": {
+            "remind_at": described(TIMESTAMP, "When to remind, with a UTC offset; must be in the future."),
+            "before_due": {"type": "string", "pattern": ISO_DURATION, "examples": ["PT1H", "P1DT12H"],
+                           "description": "How long before the task's due date (weeks, days, hours, minutes, "
+                           "seconds; up to 365 days). The task needs a due date; the reminder follows it."},
+        },
+        "minProperties": 1, "maxProperties": 1,
+        "description": "Exactly one of remind_at (absolute) or before_due (relative).",
+    },
+    "ReminderList": closed_object({"reminders": {"type": "array", "items": ref("Reminder")},
+                                   "limit": {"type": "integer"}}, required=("reminders",)),
+    "Notification": closed_object({
+        "id": UUID, "kind": {"type": "string", "examples": ["reminder"]}, "title": {"type": "string"},
+        "body": {"type": "string"},
+        "data": {"type": "object", "description": "For reminders: reminder_ids, task_ids, remind_at."},
+        "reminder_id": nullable(UUID), "read": {"type": "boolean"}, "read_at": _NULLABLE_TIME,
+        "snoozed_until": _NULLABLE_TIME, "created_at": TIMESTAMP,
+    }, required=("id", "kind", "title", "body", "data", "reminder_id", "read", "read_at", "snoozed_until",
+                 "created_at")),
+    "NotificationList": closed_object({"notifications": {"type": "array", "items": ref("Notification")},
+                                       "limit": {"type": "integer"}}, required=("notifications", "limit")),
+    "Snooze": closed_object({"minutes": {"type": "integer", "minimum": SNOOZE_MIN, "maximum": SNOOZE_MAX}},
+                            required=("minutes",)),
+    "ReadAll": closed_object({"marked_read": {"type": "integer", "minimum": 0}}, required=("marked_read",)),
+    "NotificationSettings": closed_object({
+        "email": described(nullable({"type": "string", "format": "email"}),
+                           "Where reminder emails go (only when the server has SMTP_URL); null: none."),
+        "updated_at": _NULLABLE_TIME,
+    }, required=("email", "updated_at")),
+    "NotificationSettingsUpdate": closed_object({"email": nullable({"type": "string", "maxLength": 254})},
+                                                required=("email",)),
+    "WebhookCreate": closed_object({
+        "url": {"type": "string", "pattern": "^https?://", "maxLength": 2000,
+                "description": "http:// or https://, without credentials."},
+        "events": {"type": "array", "minItems": 1,
+                   "items": {"type": "string", "enum": ["*", "task.*", "reminder.*", *_hooks.EVENT_TYPES]}},
+        "secret": {"type": "string", "minLength": SECRET_MIN, "maxLength": SECRET_MAX,
+                   "description": "HMAC key for X-Taskstream-Signature; generated when left out."},
+    }, required=("url", "events")),
+    "Webhook": closed_object({
+        "id": UUID, "url": {"type": "string"}, "events": {"type": "array", "items": {"type": "string"}},
+        "active": {"type": "boolean"}, "consecutive_failures": {"type": "integer", "minimum": 0},
+        "disabled_at": _NULLABLE_TIME, "disabled_reason": nullable({"type": "string"}), "created_at": TIMESTAMP,
+        "secret": {"type": "string", "description": "Only in the answer to POST /api/webhooks."},
+    }, required=("id", "url", "events", "active", "consecutive_failures", "disabled_at", "disabled_reason",
+                 "created_at")),
+    "WebhookList": closed_object({"webhooks": {"type": "array", "items": ref("Webhook")}}, required=("webhooks",)),
+    "WebhookDeliveryPage": closed_object({
+        "webhook_id": UUID, "limit": {"type": "integer"},
+        "deliveries": {"type": "array", "items": closed_object({
+            "id": UUID, "event_id": {"type": "string"}, "event_type": {"type": "string"},
+            "status": {"type": "string", "enum": ["pending", "succeeded", "failed"]},
+            "attempts": {"type": "integer"}, "next_attempt_at": _NULLABLE_TIME,
+            "last_status_code": nullable({"type": "integer"}), "last_error": nullable({"type": "string"}),
+            "created_at": TIMESTAMP, "delivered_at": _NULLABLE_TIME,
+        })},
+    }, required=("webhook_id", "deliveries", "limit")),
+}
+
+WEBHOOK_DELIVERY_NOTE = (
+    "Each event is POSTed as JSON `{event_id, event, occurred_at, data, webhook_id, delivery_id}` with headers "
+    "`X-Taskstream-Event`, `X-Taskstream-Delivery` (the same on every retry) and `X-Taskstream-Signature: "
+    "sha256=<hex HMAC-SHA256 of the raw body, keyed with the secret>`. Anything but a 2xx within 10 s is "
+    f"retried with exponential backoff and jitter, up to {_hooks.MAX_ATTEMPTS} attempts; after "
+    f"{_hooks.DISABLE_AFTER} failed attempts in a row the webhook is disabled."
+)
+
+ROUTES = ROUTES + (
+    Route("post", "/api/tasks/{task_id}/reminders", "createReminder", "Add a reminder to a task",
+          {201: response("The reminder as stored.", ref("Reminder"), Location="Location")}, tag="reminders",
+          description="400 naming before_due when the task has no due date or the time is already past; "
+          "409 when the task is completed.", body="ReminderCreate", errors=(409,)),
+    Route("get", "/api/tasks/{task_id}/reminders", "listTaskReminders", "List a task's reminders",
+          {200: response("The task's reminders, soonest first.", ref("ReminderList"))}, tag="reminders",
+          errors=(400,)),
+    Route("get", "/api/reminders", "listReminders", "Your reminders across tasks",
+          {200: response("Soonest first.", ref("ReminderList"))}, tag="reminders", query=("Upcoming", "PageLimit")),
+    Route("delete", "/api/reminders/{reminder_id}", "deleteReminder", "Delete a reminder",
+          {204: response("Deleted; no body.")}, tag="reminders"),
+    Route("get", "/api/notifications", "listNotifications", "Your notifications",
+          {200: response("Newest first.", ref("NotificationList"))}, tag="notifications",
+          query=("Unread", "PageLimit")),
+    Route("post", "/api/notifications/{notification_id}/read", "readNotification", "Mark a notification read",
+          {200: response("The notification.", ref("Notification"))}, tag="notifications"),
+    Route("post", "/api/notifications/read-all", "readAllNotifications", "Mark every notification read",
+          {200: response("How many were unread.", ref("ReadAll"))}, tag="notifications"),
+    Route("post", "/api/notifications/{notification_id}/snooze", "snoozeNotification", "Snooze a notification",
+          {200: response("The notification, unread and hidden until snoozed_until.", ref("Notification"))},
+          tag="notifications", body="Snooze"),
+    Route("get", "/api/notification-settings", "getNotificationSettings", "Read your notification settings",
+          {200: response("Your settings.", ref("NotificationSettings"))}, tag="notifications", errors=(400,)),
+    Route("put", "/api/notification-settings", "putNotificationSettings", "Set where reminder emails go",
+          {200: response("Your settings.", ref("NotificationSettings"))}, tag="notifications",
+          body="NotificationSettingsUpdate"),
+    Route("post", "/api/webhooks", "createWebhook", "Subscribe a URL to events",
+          {201: response("The webhook, with its secret (shown only here).", ref("Webhook"), Location="Location")},
+          tag="webhooks", description=WEBHOOK_DELIVERY_NOTE, body="WebhookCreate", errors=(409,)),
+    Route("get", "/api/webhooks", "listWebhooks", "List your webhooks",
+          {200: response("Your webhooks, without secrets.", ref("WebhookList"))}, tag="webhooks", errors=(400,)),
+    Route("get", "/api/webhooks/{webhook_id}", "getWebhook", "Read a webhook",
+          {200: response("The webhook, without its secret.", ref("Webhook"))}, tag="webhooks"),
+    Route("delete", "/api/webhooks/{webhook_id}", "deleteWebhook", "Delete a webhook",
+          {204: response("Deleted with its delivery log; no body.")}, tag="webhooks"),
+    Route("get", "/api/webhooks/{webhook_id}/deliveries", "listWebhookDeliveries", "Read a webhook's delivery log",
+          {200: response("Newest first.", ref("WebhookDeliveryPage"))}, tag="webhooks", query=("PageLimit",)),
+)
+
+_schemas_before_reminders = schemas
+_paths_before_reminders = paths
+_document_before_reminders = document
+
+
+def schemas() -> dict[str, Schema]:  # noqa: F811 (extends the definition above)
+    return {**_schemas_before_reminders(), **_REMINDER_SCHEMAS}
+
+
+def paths(routes: tuple[Route, ...] | None = None) -> dict[str, Schema]:  # noqa: F811
+    return _paths_before_reminders(ROUTES if routes is None else routes)
+
+
+def document() -> dict[str, Any]:  # noqa: F811
+    result = _document_before_reminders()
+    result["tags"] += [
+        {"name": "reminders", "description": "Reminders on tasks: at a time, or before the due date."},
+        {"name": "notifications", "description": "The in-app inbox reminders fill, and where else they go."},
+        {"name": "webhooks", "description": "Your HTTP endpoints for task.* and reminder.* events, signed."},
+    ]
+    return result
+
+
+# Recurring tasks and the calendar feed (issue 4) --------------------------------------------
+# Appended as one block, like the ones above.
+
+from streams.rules.recurrence import MAX_COUNT as _MAX_COUNT  # noqa: E402
+from streams.rules.recurrence import MAX_INTERVAL as _MAX_INTERVAL  # noqa: E402
+from streams.rules.recurrence import MAX_SKIPPED as _MAX_SKIPPED  # noqa: E402
+
+from .views import recurring as _recurring_views  # noqa: E402
+
+_FREQUENCIES = ("DAILY", "WEEKLY", "MONTHLY", "YEARLY")
+_WEEKDAY = r"^\s*(?:[A-Za-z]{2}|[A-Za-z]{6,9})\s*$"
+
+PARAMETERS.update({
+    "RecurringTaskId": {
+        "name": "template_id", "in": "path", "required": True, "schema": {"type": "string"},
+        "description": "The recurring task's id (a UUID). " + not_found_rule("A recurring task"),
+    },
+    "CalendarSecret": {
+        "name": "token", "in": "path", "required": True, "schema": {"type": "string"},
+        "description": "The secret from POST /api/calendar/token. A malformed, rotated or revoked one answers 404.",
+    },
+    "RecurringStatus": query("status", choice("active", "paused", "ended"), "Only templates with this status."),
+    "OccurrencesUpcoming": query_int(
+        "upcoming", default=_recurring_views.UPCOMING_DEFAULT, minimum=0, maximum=_recurring_views.UPCOMING_MAX,
+        description="How many due times to come to list."),
+    "OccurrencesPast": query_int(
+        "past", default=_recurring_views.PAST_DEFAULT, minimum=0, maximum=_recurring_views.PAST_MAX,
+        description="How many of the newest occurrences created to list."),
+})
+PATH_PARAMETERS.update({"template_id": "RecurringTaskId"})
+OWNED_IDS = (*OWNED_IDS, "template_id")
+HEADERS["TemplateETag"] = {
+    "description": 'The recurring task\'s version, quoted (`"3"`); send it back as If-Match.',
+    "schema": {"type": "string", "pattern": '^"[1-9][0-9]*"$'},
+}
+
+_RULE_INPUT: dict[str, Schema] = {
+    "frequency": described(nullable({"type": "string", "pattern": rf"^\s*{any_case(*_FREQUENCIES)}\s*$"}),
+                           "DAILY, WEEKLY, MONTHLY or YEARLY (any case). Exactly one of frequency, cron, rrule."),
+    "interval": described(nullable({"type": "integer", "minimum": 1, "maximum": _MAX_INTERVAL}),
+                          "Every N days/weeks/months/years (frequency rules; default 1)."),
+    "by_weekday": described(nullable({"type": "array", "minItems": 1, "items": {"type": "string", "pattern": _WEEKDAY}}),
+                            "WEEKLY only: the weekdays, as MO..SU or full names, any case."),
+    "by_month_day": described(
+        {"anyOf": [{"type": "integer", "minimum": 1, "maximum": 31}, {"const": -1},
+                   {"type": "string", "pattern": r"^\s*[Ll][Aa][Ss][Tt]\s*$"}, {"type": "null"}]},
+        "MONTHLY only: the day of the month (29-31 fall back to a shorter month's last day, without drifting), "
+        "or -1 / \"last\" for the last day."),
+    "by_nth_weekday": described(nullable({"type": "string", "examples": ["2TU", "-1FR", "2nd TU", "last FR"]}),
+                                "MONTHLY only: the nth weekday (1 to 4, or -1 to -4 counting from the end)."),
+    "cron": described(nullable({"type": "string", "examples": ["0 9 * * 1-5", "@daily"]}),
+                      "A five-field cron expression (or @daily-style alias), evaluated in `timezone`."),
+    "rrule": described(nullable({"type": "string", "examples": ["FREQ=MONTHLY;BYDAY=MO;BYSETPOS=1"]}),
+                       "An RFC 5545 RRULE (FREQ DAILY to YEARLY; \"RRULE:\" optional); COUNT and UNTIL become "
+                       "count and end_date."),
+    "start_date": described(TIMESTAMP, "The first due time, with a UTC offset; its local wall time in `timezone` is "
+                            "the time of day every occurrence keeps, across DST."),
+    "timezone": described(nullable({"type": "string", "examples": ["Europe/Berlin"]}),
+                          "An IANA time zone (default UTC)."),
+    "end_date": described(
+        {"anyOf": [TIMESTAMP, {"type": "string", "format": "date"}, {"type": "null"}]},
+        "The last moment a due time may fall on (a date means the end of that day in `timezone`)."),
+    "count": described(nullable({"type": "integer", "minimum": 1, "maximum": _MAX_COUNT}),
+                       "How many slots the series has (skipped ones included)."),
+    "repeat_from": described(nullable({"type": "string", "pattern": r"^\s*(?:[Dd][Uu][Ee]_[Dd][Aa][Tt][Ee]|"
+                                       r"[Cc][Oo][Mm][Pp][Ll][Ee][Tt][Ii][Oo][Nn]_[Dd][Aa][Tt][Ee])\s*$"}),
+                             "due_date (default): the next slot after the finished one's; completion_date: counted "
+                             "from when it was completed."),
+}
+_RULE_OUTPUT: dict[str, Schema] = {
+    "frequency": {"type": ["string", "null"], "enum": [*_FREQUENCIES, None]},
+    "interval": nullable({"type": "integer"}),
+    "by_weekday": nullable({"type": "array", "items": {"type": "string", "enum": ["MO", "TU", "WE", "TH", "FR", "SA", "SU"]}}),
+    "by_month_day": nullable({"type": "integer"}),
+    "by_nth_weekday": nullable({"type": "string"}),
+    "cron": nullable({"type": "string"}),
+    "rrule": nullable({"type": "string"}),
+    "start_date": TIMESTAMP,
+    "timezone": {"type": "string"},
+    "end_date": nullable(TIMESTAMP),
+    "count": nullable({"type": "integer"}),
+    "repeat_from": {"type": "string", "enum": ["due_date", "completion_date"]},
+}
+_TEMPLATE_INPUT = {name: INPUT_FIELDS[name] for name in ("title", "description", "priority", "tags")}
+
+_RECURRING_SCHEMAS: dict[str, Schema] = {
+    "RecurringTask": closed_object({
+        "id": UUID, "user_id": USER_ID, "title": {"type": "string"}, "description": nullable({"type": "string"}),
+        "priority": {"type": "string", "enum": list(PRIORITIES)}, "tags": {"type": "array", "items": {"type": "string"}},
+        **_RULE_OUTPUT,
+        "status": described({"type": "string", "enum": ["active", "paused", "ended"]},
+                            "Read-only. ended: end_date or count reached, no more occurrences."),
+        "next_occurrence": described(nullable(TIMESTAMP), "Read-only: the due time of the newest occurrence while "
+                                     "active; null when paused or ended."),
+        "occurrences_created": {"type": "integer", "minimum": 0},
+        "version": {"type": "integer", "minimum": 1},
+        "created_at": TIMESTAMP, "updated_at": TIMESTAMP,
+    }, required=("id", "user_id", "title", "description", "priority", "tags", *_RULE_OUTPUT, "status",
+                 "next_occurrence", "occurrences_created", "version", "created_at", "updated_at")),
+    "RecurringTaskCreate": closed_object({**_TEMPLATE_INPUT, **_RULE_INPUT}, required=("title", "start_date"),
+                                         description="Template fields and the rule, side by side."),
+    "RecurringTaskUpdate": closed_object(
+        {**_TEMPLATE_INPUT, **_RULE_INPUT}, minProperties=1,
+        description="Any of the fields. Rule fields merge into the stored rule (null clears end_date or count); "
+        "naming frequency, cron or rrule replaces the schedule kind with its own fields."),
+    "RecurringTaskList": closed_object({
+        "recurring_tasks": {"type": "array", "items": ref("RecurringTask")}, "total": {"type": "integer"},
+        "limit": {"type": "integer"}, "offset": {"type": "integer"},
+    }, required=("recurring_tasks", "total", "limit", "offset")),
+    "Occurrences": closed_object({
+        "recurring_task_id": UUID,
+        "upcoming": described({"type": "array", "items": TIMESTAMP},
+                              "Due times still to come, from the rule, after the newest occurrence and now (as if "
+                              "each occurrence were finished on time). Empty when paused or ended."),
+        "past": {"type": "array", "description": "The occurrences created, oldest first (the open one included).",
+                 "items": closed_object({
+                     "task_id": nullable(UUID), "due_date": TIMESTAMP, "completed": {"type": "boolean"},
+                     "deleted": described({"type": "boolean"}, "The task was deleted (the schedule went on)."),
+                     "skipped_before": described(
+                         {"type": "array", "items": TIMESTAMP},
+                         f"Slots already past when the previous occurrence was finished (late), skipped; at most "
+                         f"{_MAX_SKIPPED}."),
+                     "skipped_truncated": described({"type": "boolean"}, "More were skipped than listed."),
+                 }, required=("task_id", "due_date", "completed", "deleted", "skipped_before", "skipped_truncated"))},
+    }, required=("recurring_task_id", "upcoming", "past")),
+    "CalendarFeedUrl": closed_object({
+        "url": described({"type": "string"}, "The feed's address; the secret in it is shown only here."),
+        "path": {"type": "string", "pattern": r"^/calendar/[A-Za-z0-9_-]+\.ics$"},
+        "created_at": TIMESTAMP,
+    }, required=("url", "path", "created_at")),
+}
+
+
+def _template_response(description: str, **headers: str) -> Schema:
+    return response(description, ref("RecurringTask"), ETag="TemplateETag", **headers)
+
+
+def _calendar_response(description: str) -> Schema:
+    return {
+        "description": description,
+        "content": {"text/calendar": {"schema": {"type": "string"}}},
+        "headers": {"X-Request-ID": ref("RequestId", "headers")},
+    }
+
+
+_TEMPLATE_CONDITIONAL = " Send If-Match with the recurring task's ETag to act only if nobody changed it meanwhile."
+
+ROUTES = ROUTES + (
+    Route("get", "/api/recurring-tasks", "listRecurringTasks", "List your recurring tasks",
+          {200: response("Newest first.", ref("RecurringTaskList"))}, tag="recurring",
+          query=("RecurringStatus", "Limit", "Offset")),
+    Route("post", "/api/recurring-tasks", "createRecurringTask", "Create a recurring task",
+          {201: _template_response("The template; its first occurrence (a task with recurring_task_id, due at the "
+                                   "rule's first slot) already exists.", Location="Location")},
+          tag="recurring", body="RecurringTaskCreate",
+          description="Creates the template and its first occurrence in one transaction (the task's `created` "
+          "event is published). An invalid rule (unknown timezone, a cron that never fires, interval 0, end "
+          "before start, ...) is a 400 whose `details.field` names the field. Completing or deleting the newest "
+          "occurrence creates the next one (within a fraction of a second), exactly once per slot."),
+    Route("get", "/api/recurring-tasks/{template_id}", "getRecurringTask", "Read a recurring task",
+          {200: _template_response("The template.")}, tag="recurring"),
+    Route("patch", "/api/recurring-tasks/{template_id}", "updateRecurringTask", "Change a recurring task",
+          {200: _template_response("The template after the change.")}, tag="recurring",
+          body="RecurringTaskUpdate", conditional=True,
+          description="Changes future occurrences only: title, description, priority and tags apply to occurrences "
+          "created afterwards; a new rule applies from the next slot (the open occurrence keeps its due date). "
+          "A rule change that extends an ended series revives it." + _TEMPLATE_CONDITIONAL),
+    Route("delete", "/api/recurring-tasks/{template_id}", "deleteRecurringTask", "Delete a recurring task",
+          {204: response("Deleted; no body.")}, tag="recurring", conditional=True,
+          description="Stops all future occurrences. The tasks it created stay: each is unlinked "
+          "(`recurring_task_id` set to null), with its own `updated` audit row and event." + _TEMPLATE_CONDITIONAL),
+    Route("post", "/api/recurring-tasks/{template_id}/pause", "pauseRecurringTask", "Pause a recurring task",
+          {200: _template_response("The template, paused.")}, tag="recurring", conditional=True, errors=(409,),
+          description="No new occurrences until resumed; the open one stays. Pausing a paused template changes "
+          "nothing; an ended one is a 409." + _TEMPLATE_CONDITIONAL),
+    Route("post", "/api/recurring-tasks/{template_id}/resume", "resumeRecurringTask", "Resume a recurring task",
+          {200: _template_response("The template, active.")}, tag="recurring", conditional=True, errors=(409,),
+          description="Continues from the next future slot: creates that occurrence at once unless the newest "
+          "one is still open (slots passed meanwhile are recorded as skipped). An ended template is a 409."
+          + _TEMPLATE_CONDITIONAL),
+    Route("get", "/api/recurring-tasks/{template_id}/occurrences", "listRecurrenceOccurrences",
+          "Upcoming due times and past occurrences",
+          {200: response("Computed from the rule and the occurrences created.", ref("Occurrences"))},
+          tag="recurring", query=("OccurrencesUpcoming", "OccurrencesPast")),
+    Route("get", "/api/calendar.ics", "getCalendarFeed", "Your calendar feed (iCalendar)",
+          {200: _calendar_response("VTODOs for your open tasks with a due date (the soonest 5,000) and for your "
+                                   "active recurring tasks (DTSTART and RRULE, with VTIMEZONEs).")},
+          tag="calendar", errors=(400,), description="Takes no query parameters; any is rejected (400)."),
+    Route("post", "/api/calendar/token", "createCalendarFeedUrl", "Create or rotate your secret feed URL",
+          {201: response("The feed URL, for calendar apps that cannot send a header.", ref("CalendarFeedUrl"))},
+          tag="calendar", description="A new secret each time; the previous URL stops working. Only the "
+          "secret's hash is stored, so it is shown only in this answer."),
+    Route("delete", "/api/calendar/token", "revokeCalendarFeedUrl", "Revoke your secret feed URL",
+          {204: response("Revoked; no body.")}, tag="calendar", errors=(404,),
+          description="404 when you have none."),
+    Route("get", "/calendar/{token}.ics", "getSecretCalendarFeed", "A calendar feed by its secret URL",
+          {200: _calendar_response("The same feed as GET /api/calendar.ics, for the URL's owner.")},
+          tag="calendar", errors=(404, 503),
+          description="No Authorization header: the secret in the path is the credential."),
+)
+
+_schemas_before_recurring = schemas
+_document_before_recurring = document
+
+
+def schemas() -> dict[str, Schema]:  # noqa: F811 (extends the definition above)
+    return {**_schemas_before_recurring(), **_RECURRING_SCHEMAS}
+
+
+def document() -> dict[str, Any]:  # noqa: F811 (extends the definition above)
+    result = _document_before_recurring()
+    # "{token}.ics" is not a whole path segment, so path_parameters() does not see it.
+    result["paths"]["/calendar/{token}.ics"]["parameters"] = [ref("CalendarSecret", "parameters")]
+    result["tags"] += [
+        {"name": "recurring", "description": "Recurring tasks: templates whose occurrences are created as tasks."},
+        {"name": "calendar", "description": "An iCalendar feed of your tasks and recurring tasks."},
+    ]
+    return result

@@ -743,7 +743,10 @@ def parse_rule(data: Mapping[str, Any]) -> Rule:
     tz = ZoneInfo(tz_name)
     if data.get("start_date") is None:
         raise RuleError("start_date", "is required")
-    start = _parse_instant("start_date", data["start_date"]).astimezone(tz).replace(microsecond=0)
+    try:
+        start = _parse_instant("start_date", data["start_date"]).astimezone(tz).replace(microsecond=0)
+    except OverflowError:
+        raise RuleError("start_date", "is outside the supported range of dates") from None
 
     kinds = [kind for kind in ("frequency", "cron", "rrule") if data.get(kind) is not None]
     if not kinds:

@@ -1052,3 +1052,9 @@ def test_end_date_before_the_first_occurrence_is_refused() -> None:
     with pytest.raises(RuleError) as caught:
         rule(frequency="WEEKLY", by_weekday=["MO"], start_date="2024-01-03T09:00:00Z", end_date="2024-01-07")
     assert caught.value.field == "end_date"
+
+
+def test_a_start_date_at_the_edge_of_the_calendar_is_refused_naming_the_field():
+    with pytest.raises(RuleError) as info:
+        parse_rule({"frequency": "DAILY", "start_date": "0001-01-01T00:00:00+05:00", "timezone": "UTC"})
+    assert info.value.field == "start_date"

@@ -83,6 +83,7 @@ def errors(validator: Any, instance: Any) -> list[str]:
 def test_every_schema_file_is_a_valid_draft_2020_12_schema_named_by_its_id():
     schemas = load_schemas()
     expected = {f"task-event.{kind}.json" for kind in EVENT_TYPES} | {"task.json", "task-update.json"}
+    expected |= {"reminder.json", "notification-update.json"}
     assert set(schemas) == expected
     for name, schema in schemas.items():
         assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema", name

@@ -1,0 +1,90 @@
+"""Email sender: sends queued reminder emails over SMTP (SMTP_URL), with retries; idle when unset."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from email.message import EmailMessage
+from typing import Any
+
+from mode import Service
+
+from db import email as queries
+from streams.app import app
+from streams.rules.email import SmtpConfig, parse_smtp_url
+from streams.rules.webhooks import backoff
+from streams.settings import get_settings
+
+log = logging.getLogger(__name__)
+
+TICK = 0.5
+CLAIM_BATCH = 20
+#: Every SMTP conversation is bounded (connect, each command, the whole message).
+TIMEOUT = 15.0
+
+
+def build_message(config: SmtpConfig, row: Any) -> EmailMessage:
+    message = EmailMessage()
+    message["From"] = config.sender
+    message["To"] = row.to_address
+    message["Subject"] = row.subject
+    message["Message-ID"] = f"<{row.notification_id}@taskstream>"  # the same id on a retry: clients dedupe
+    message.set_content(row.text_body)
+    message.add_alternative(row.html_body, subtype="html")
+    return message
+
+
+@app.service
+class EmailSender(Service):
+    """One per worker; claims queued emails with SKIP LOCKED, so workers never send the same one at once."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._config: SmtpConfig | None = None
+
+    async def on_start(self) -> None:
+        url = get_settings().smtp_url
+        self._config = parse_smtp_url(url) if url else None
+        if self._config:
+            log.info("reminder emails go through %s:%s (%s)", self._config.host, self._config.port,
+                     "TLS" if self._config.use_tls else "STARTTLS when offered")
+
+    @Service.timer(TICK)
+    async def _send_due(self) -> None:
+        if self._config is None:
+            return
+        try:
+            async with app.database.transaction() as session:
+                due = await queries.claim_due(session, limit=CLAIM_BATCH)
+        except Exception as exc:
+            log.warning("email sender could not read queued emails: %s", exc)
+            return
+        if due:
+            await asyncio.gather(*(self._send(row) for row in due))
+
+    async def _send(self, row: Any) -> None:
+        import aiosmtplib
+
+        config = self._config
+        error = ""
+        try:
+            await aiosmtplib.send(
+                build_message(config, row), hostname=config.host, port=config.port, username=config.username,
+                password=config.password, use_tls=config.use_tls, timeout=TIMEOUT,
+            )
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            error = f"{type(exc).__name__}: {exc}"
+        try:
+            async with app.database.transaction() as session:
+                if not error:
+                    await queries.record_sent(session, row.id)
+                    return
+                gave_up = await queries.record_failure(session, row.id, error=error,
+                                                       retry_in=backoff(row.attempts + 1))
+        except Exception as exc:
+            log.warning("could not record email %s (notification %s): %s", row.id, row.notification_id, exc)
+            return
+        log.warning("email %s for notification %s failed (attempt %d)%s: %s", row.id, row.notification_id,
+                    row.attempts + 1, "; given up" if gave_up else "", error)

@@ -1,0 +1,132 @@
+"""Outgoing webhooks: queue task.* events per subscription, then POST them, signed, with retries.
+
+Deliveries are rows in Postgres (queued idempotently: UNIQUE (webhook_id, event_id)), so a
+worker that dies mid-delivery loses nothing: the claim lease runs out and another worker retries.
+Delivery is at-least-once; receivers dedupe on the X-Taskstream-Delivery id (or event_id).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from typing import Any
+
+import aiohttp
+from mode import Service
+
+from db import webhooks as queries
+from streams.app import app
+from streams.events import UndecodableEvent, decode_event
+from streams.rules.webhooks import backoff, sign
+from streams.topics import task_events
+
+log = logging.getLogger(__name__)
+
+TICK = 0.5
+CLAIM_BATCH = 50
+#: Every call is bounded: a slow receiver costs one slot for at most this long.
+TIMEOUT = aiohttp.ClientTimeout(total=10, connect=5, sock_read=10)
+USER_AGENT = "taskstream-webhooks/1"
+
+
+def task_event_data(record) -> dict[str, Any]:
+    return {
+        "task_id": record.task_id,
+        "seq": record.seq,
+        "task": record.after if record.after is not None else record.before,
+        "changes": record.changes,
+    }
+
+
+@app.agent(task_events)
+async def queue_task_webhooks(stream):
+    async for event in stream.events():
+        message = event.message
+        try:
+            record = decode_event(event.value)
+        except UndecodableEvent:
+            continue  # the fan-out agent parks it in the dead-letter topic
+        try:
+            async with app.database.autocommit() as session:
+                await queries.queue_event(
+                    session, record.user_id, event_id=record.event_id, event_type=f"task.{record.event_type}",
+                    occurred_at=record.occurred_at.isoformat().replace("+00:00", "Z"), data=task_event_data(record),
+                )
+        except Exception as exc:
+            log.error("could not queue webhooks for event %s of task %s (%s/%s/%s): %s", record.event_id,
+                      record.task_id, message.topic, message.partition, message.offset, exc)
+
+
+@app.service
+class WebhookDispatcher(Service):
+    """Every worker runs one: claims due deliveries (SKIP LOCKED) and POSTs them concurrently."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._http: aiohttp.ClientSession | None = None
+
+    async def on_start(self) -> None:
+        self._http = aiohttp.ClientSession(timeout=TIMEOUT, headers={"User-Agent": USER_AGENT})
+
+    async def on_stop(self) -> None:
+        if self._http is not None:
+            await self._http.close()
+            self._http = None
+
+    @Service.timer(TICK)
+    async def _dispatch(self) -> None:
+        if self._http is None:
+            return
+        try:
+            async with app.database.transaction() as session:
+                due = await queries.claim_due(session, limit=CLAIM_BATCH)
+        except Exception as exc:
+            log.warning("webhook dispatcher could not read due deliveries: %s", exc)
+            return
+        if due:
+            await asyncio.gather(*(self._attempt(row) for row in due))
+
+    async def _attempt(self, row: Any) -> None:
+        if not row.active:
+            async with app.database.transaction() as session:
+                await queries.give_up_disabled(session, row.webhook_id)
+            return
+        payload = {**row.payload, "delivery_id": str(row.id)}
+        body = json.dumps(payload, separators=(",", ":")).encode()
+        headers = {
+            "Content-Type": "application/json",
+            "X-Taskstream-Event": row.event_type,
+            "X-Taskstream-Delivery": str(row.id),
+            "X-Taskstream-Signature": sign(row.secret, body),
+        }
+        status: int | None = None
+        error = ""
+        try:
+            async with self._http.post(row.url, data=body, headers=headers, allow_redirects=False) as response:
+                status = response.status
+                if not 200 <= status < 300:
+                    error = f"HTTP {status}: {(await response.content.read(300)).decode(errors='replace')}"
+        except asyncio.CancelledError:
+            raise
+        except TimeoutError:
+            error = f"timed out after {TIMEOUT.total:.0f} s"
+        except Exception as exc:
+            error = f"{type(exc).__name__}: {exc}"
+        try:
+            async with app.database.transaction() as session:
+                if not error:
+                    await queries.record_success(session, row.id, row.webhook_id, status)
+                    return
+                gave_up, disabled = await queries.record_failure(
+                    session, row.id, row.webhook_id, status_code=status, error=error,
+                    retry_in=backoff(row.attempts + 1),
+                )
+        except Exception as exc:
+            # The lease runs out and the delivery is attempted again: at-least-once.
+            log.warning("could not record attempt %d of webhook delivery %s (webhook %s): %s",
+                        row.attempts + 1, row.id, row.webhook_id, exc)
+            return
+        log.info("webhook delivery %s (%s) to webhook %s failed, attempt %d: %s%s%s", row.id, row.event_type,
+                 row.webhook_id, row.attempts + 1, error, "; given up" if gave_up else "",
+                 "; webhook disabled" if disabled else "")

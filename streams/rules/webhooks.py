@@ -1,0 +1,106 @@
+"""Webhook rules: which events a subscription matches, how a delivery is signed, when to retry."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import random
+from datetime import timedelta
+from urllib.parse import urlsplit
+
+__all__ = [
+    "DISABLE_AFTER",
+    "EVENT_TYPES",
+    "MAX_ATTEMPTS",
+    "PatternError",
+    "UrlError",
+    "backoff",
+    "matches",
+    "parse_patterns",
+    "parse_url",
+    "sign",
+    "verify",
+]
+
+#: Every event a webhook can receive.
+EVENT_TYPES = (
+    "task.created", "task.updated", "task.completed", "task.uncompleted", "task.deleted",
+    "reminder.fired",
+)
+FAMILIES = ("task", "reminder")
+#: A delivery is given up after this many attempts (about an hour and a half of backoff).
+MAX_ATTEMPTS = 12
+#: Failed attempts in a row (across the webhook's deliveries) after which it is switched off.
+DISABLE_AFTER = 10
+BACKOFF_BASE = timedelta(seconds=1)
+BACKOFF_CAP = timedelta(minutes=30)
+
+
+class PatternError(ValueError):
+    pass
+
+
+class UrlError(ValueError):
+    pass
+
+
+def parse_patterns(value: object) -> list[str]:
+    """A non-empty list of `task.*`, `reminder.*`, `*` or exact event names; de-duplicated, in order."""
+    if not isinstance(value, list) or not value:
+        raise PatternError("must be a non-empty list such as [\"task.*\", \"reminder.fired\"]")
+    result: list[str] = []
+    for item in value:
+        if not isinstance(item, str):
+            raise PatternError(f"each pattern must be a string, got {item!r}")
+        pattern = item.strip().lower()
+        family, _, name = pattern.partition(".")
+        valid = pattern == "*" or pattern in EVENT_TYPES or (family in FAMILIES and name == "*")
+        if not valid:
+            raise PatternError(
+                f"{item!r} is not an event pattern; use *, task.*, reminder.* or one of {', '.join(EVENT_TYPES)}"
+            )
+        if pattern not in result:
+            result.append(pattern)
+    return result
+
+
+def matches(patterns: list[str], event_type: str) -> bool:
+    family = event_type.partition(".")[0]
+    return "*" in patterns or event_type in patterns or f"{family}.*" in patterns
+
+
+def patterns_for(event_type: str) -> list[str]:
+    """The patterns that match `event_type` (for a database `&&` test)."""
+    return ["*", event_type, f"{event_type.partition('.')[0]}.*"]
+
+
+def parse_url(value: object) -> str:
+    if not isinstance(value, str):
+        raise UrlError("must be an http:// or https:// URL string")
+    url = value.strip()
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise UrlError(f"must be an absolute http:// or https:// URL, got {value!r}")
+    if parts.username or parts.password:
+        raise UrlError("must not carry credentials; the signature authenticates deliveries")
+    if len(url) > 2000:
+        raise UrlError("must be at most 2000 characters")
+    return url
+
+
+def sign(secret: str, body: bytes) -> str:
+    """The X-Taskstream-Signature value: `sha256=` + hex HMAC-SHA256 of the raw body."""
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def verify(secret: str, body: bytes, header: str) -> bool:
+    """What a receiver does (constant-time comparison)."""
+    return hmac.compare_digest(sign(secret, body), header or "")
+
+
+def backoff(attempts: int, rng: random.Random | None = None) -> timedelta:
+    """Wait before attempt `attempts + 1`: exponential with full jitter, between half and all of
+    base * 2^(attempts-1), capped. Jitter keeps a recovering receiver from being hit by every retry at once."""
+    rng = rng or random
+    ceiling = min(BACKOFF_CAP.total_seconds(), BACKOFF_BASE.total_seconds() * 2 ** max(0, attempts - 1))
+    return timedelta(seconds=ceiling * (0.5 + rng.random() / 2))

@@ -1,0 +1,107 @@
+"""With SMTP_URL set, a reminder also goes out by email (plain text + HTML), once, to the user's address."""
+
+from __future__ import annotations
+
+import asyncio
+import email
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from email import policy
+
+import aiohttp
+import pytest
+from reminders_support import isolated_stack
+from stack import Api, Worker
+
+from streams.embedded import free_port
+
+pytestmark = pytest.mark.integration
+
+
+class Mailbox:
+    """An aiosmtpd handler that keeps every message it accepts."""
+
+    def __init__(self) -> None:
+        self.messages: list[tuple[str, list[str], email.message.EmailMessage]] = []
+
+    async def handle_DATA(self, server, session, envelope):
+        parsed = email.message_from_bytes(envelope.original_content or envelope.content, policy=policy.default)
+        self.messages.append((envelope.mail_from, list(envelope.rcpt_tos), parsed))
+        return "250 Message accepted for delivery"
+
+
+@pytest.fixture(scope="module")
+def smtp_server():
+    from aiosmtpd.controller import Controller
+
+    mailbox = Mailbox()
+    controller = Controller(mailbox, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    yield mailbox, controller.port
+    controller.stop()
+
+
+@pytest.fixture(scope="module")
+def mail_worker(embedded_pg, smtp_server, tmp_path_factory):
+    _, port = smtp_server
+    with isolated_stack(embedded_pg, tmp_path_factory.mktemp("email-broker")) as (url, broker):
+        worker = Worker(database_url=url, broker_url=broker.url, data_dir=tmp_path_factory.mktemp("email-worker"),
+                        extra_env={"SMTP_URL": f"smtp://127.0.0.1:{port}?from=reminders@taskstream.test"}).start()
+        try:
+            yield worker
+        finally:
+            worker.stop()
+
+
+async def test_a_reminder_is_emailed_once_in_text_and_html_to_the_users_address(mail_worker, smtp_server):
+    mailbox, _ = smtp_server
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as http:
+        api = Api(http, mail_worker.url, f"mail-{uuid.uuid4()}")
+        status, settings, _ = await api.call("PUT", "/api/notification-settings",
+                                             json_body={"email": "ada@example.com"})
+        assert status == 200 and settings["email"] == "ada@example.com"
+        task = await api.create(title="Renew <passport>")
+        await api.call("POST", f"/api/tasks/{task['id']}/reminders",
+                       json_body={"remind_at": (datetime.now(UTC) + timedelta(seconds=1)).isoformat()})
+
+        deadline = time.monotonic() + 15
+        while not mailbox.messages and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+        assert len(mailbox.messages) == 1
+        sender, recipients, message = mailbox.messages[0]
+        assert sender == "reminders@taskstream.test" and recipients == ["ada@example.com"]
+        assert message["Subject"] == "Reminder: Renew <passport>"
+        text = message.get_body(("plain",)).get_content()
+        page = message.get_body(("html",)).get_content()
+        assert "Renew <passport>" in text
+        assert "Renew &lt;passport&gt;" in page and "<passport>" not in page, "user text is escaped in HTML"
+
+        await asyncio.sleep(1.0)  # a couple more sender ticks: still one email
+        assert len(mailbox.messages) == 1
+        _, notes, _ = await api.call("GET", "/api/notifications")
+        assert len(notes["notifications"]) == 1
+
+
+async def test_without_an_address_no_email_is_sent_and_invalid_addresses_are_400(mail_worker, smtp_server):
+    mailbox, _ = smtp_server
+    before = len(mailbox.messages)
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as http:
+        api = Api(http, mail_worker.url, f"nomail-{uuid.uuid4()}")
+        for bad in ("not-an-address", 42, "a@b@c"):
+            status, body, _ = await api.call("PUT", "/api/notification-settings", json_body={"email": bad})
+            assert status == 400 and body["details"]["field"] == "email"
+        _, settings, _ = await api.call("GET", "/api/notification-settings")
+        assert settings == {"email": None, "updated_at": None}
+        task = await api.create(title="silent")
+        await api.call("POST", f"/api/tasks/{task['id']}/reminders",
+                       json_body={"remind_at": (datetime.now(UTC) + timedelta(seconds=1)).isoformat()})
+        deadline = time.monotonic() + 10
+        notes: list = []
+        while not notes and time.monotonic() < deadline:
+            _, body, _ = await api.call("GET", "/api/notifications")
+            notes = body["notifications"]
+            await asyncio.sleep(0.1)
+        assert len(notes) == 1, "the in-app notification still arrives"
+        await asyncio.sleep(1.0)
+        assert len(mailbox.messages) == before
