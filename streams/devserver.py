@@ -118,6 +118,7 @@ class DevServer:
             )
         )
         self.out(f"\ntaskstream is ready in {elapsed:.1f} s at {self.web_url}")
+        self.out(f"dashboard, signed in as '{DEMO_USER}': {self.web_url}/#token={token}")
         self.out(f"demo user '{DEMO_USER}' token (valid 7 days):\n  {token}")
         self.out(f'try: curl -H "Authorization: Bearer $TOKEN" {self.web_url}/api/tasks')
         self.out(f"connection details: {dev_file(self.data_dir)}; Ctrl-C stops everything")

@@ -23,6 +23,9 @@ access_log = logging.getLogger("taskstream.access")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+#: Typed request keys (aiohttp warns about plain string keys).
+REQUEST_ID_KEY = web.RequestKey("request_id", str)
+USER_ID_KEY = web.RequestKey("user_id", str)
 
 # aiohttp's own HTTP errors (no route, wrong method, body too large) in our JSON shape.
 _HTTP_ERRORS = {
@@ -73,7 +76,7 @@ async def observe(request: web.Request, handler: Handler) -> web.StreamResponse:
 async def errors_and_request_id(request: web.Request, handler: Handler) -> web.StreamResponse:
     incoming = request.headers.get("X-Request-ID", "")
     request_id = incoming if REQUEST_ID.match(incoming) else uuid.uuid4().hex
-    request["request_id"] = request_id
+    request[REQUEST_ID_KEY] = request_id
     request_id_var.set(request_id)
     user_id_var.set(None)
     try:
@@ -111,8 +114,8 @@ async def errors_and_request_id(request: web.Request, handler: Handler) -> web.S
 @web.middleware
 async def authenticate(request: web.Request, handler: Handler) -> web.StreamResponse:
     if request.path.startswith("/api/"):
-        request["user_id"] = verify_token(bearer_token(request.headers.get("Authorization")))
-        user_id_var.set(request["user_id"])
+        request[USER_ID_KEY] = verify_token(bearer_token(request.headers.get("Authorization")))
+        user_id_var.set(request[USER_ID_KEY])
     return await handler(request)
 
 

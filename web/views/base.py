@@ -13,6 +13,7 @@ from faust.web import View
 from db.events import PendingEvent
 
 from ..errors import ApiError, ValidationError, json_response, not_found
+from ..middleware import USER_ID_KEY
 from ..validation import parse_uuid
 
 
@@ -27,7 +28,7 @@ class ApiView(View):
     clock = staticmethod(utc_now)
 
     def user_id(self, request: web.Request) -> str:
-        return request["user_id"]
+        return request[USER_ID_KEY]
 
     async def body(self, request: web.Request) -> Any:
         raw = await request.read()  # aiohttp raises 413 past client_max_size

@@ -1,0 +1,86 @@
+/** Dates for people: "in 3 days" / "2 hr. ago" next to the local date and time. */
+
+const MINUTE = 60_000;
+const HOUR = 60 * MINUTE;
+const DAY = 24 * HOUR;
+
+const relative = new Intl.RelativeTimeFormat(undefined, { numeric: "auto", style: "short" });
+const dateTime = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
+const dateOnly = new Intl.DateTimeFormat(undefined, { dateStyle: "medium" });
+
+export const timeZone = Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
+
+/** "in 3 days", "2 hr. ago", "now". */
+export function fromNow(iso, now = Date.now()) {
+  const diff = new Date(iso).getTime() - now;
+  const size = Math.abs(diff);
+  if (size < MINUTE) return "now";
+  if (size < HOUR) return relative.format(Math.round(diff / MINUTE), "minute");
+  if (size < DAY) return relative.format(Math.round(diff / HOUR), "hour");
+  if (size < 30 * DAY) return relative.format(Math.round(diff / DAY), "day");
+  if (size < 365 * DAY) return relative.format(Math.round(diff / (30 * DAY)), "month");
+  return relative.format(Math.round(diff / (365 * DAY)), "year");
+}
+
+export function localDateTime(iso) {
+  return dateTime.format(new Date(iso));
+}
+
+export function localDate(iso) {
+  return dateOnly.format(new Date(iso));
+}
+
+/** "open and past due", as the server's `overdue` means it. */
+export function isOverdue(task, now = Date.now()) {
+  return !task.completed && task.due_date !== null && new Date(task.due_date).getTime() < now;
+}
+
+export function isDueSoon(task, now = Date.now()) {
+  if (task.completed || task.due_date === null) return false;
+  const left = new Date(task.due_date).getTime() - now;
+  return left >= 0 && left < DAY;
+}
+
+const pad = (n) => String(n).padStart(2, "0");
+
+/** An ISO instant as the value of an <input type="datetime-local"> (local wall time). */
+export function toLocalInput(iso) {
+  if (!iso) return "";
+  const d = new Date(iso);
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}`;
+}
+
+/** A datetime-local value (local wall time) as an ISO instant with an offset, or null when empty. */
+export function fromLocalInput(value) {
+  if (!value) return null;
+  const d = new Date(value);
+  return Number.isNaN(d.getTime()) ? null : d.toISOString();
+}
+
+/** A datetime-local value with this browser's UTC offset kept (e.g. 2026-12-01T09:00:00+01:00). */
+export function withLocalOffset(value) {
+  if (!value) return null;
+  const d = new Date(value);
+  if (Number.isNaN(d.getTime())) return null;
+  const offset = -d.getTimezoneOffset();
+  const sign = offset >= 0 ? "+" : "-";
+  const abs = Math.abs(offset);
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}:00`
+    + `${sign}${pad(Math.floor(abs / 60))}:${pad(abs % 60)}`;
+}
+
+/** "YYYY-MM-DD" plus `days`, as "YYYY-MM-DD" (calendar arithmetic, no time zone involved). */
+export function addDays(day, days) {
+  const [y, m, d] = day.split("-").map(Number);
+  const date = new Date(Date.UTC(y, m - 1, d + days));
+  return date.toISOString().slice(0, 10);
+}
+
+/** "PT1H" → "1 hour", "P1D" → "1 day", "PT15M" → "15 minutes"; anything else as given. */
+export function describeDuration(duration) {
+  const match = /^P(?:(\d+)W)?(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?$/.exec(duration || "");
+  if (!match) return duration;
+  const units = ["week", "day", "hour", "minute", "second"];
+  const parts = match.slice(1).map((n, i) => (n && Number(n) ? `${Number(n)} ${units[i]}${Number(n) === 1 ? "" : "s"}` : null));
+  return parts.filter(Boolean).join(" ") || duration;
+}
