@@ -258,4 +258,43 @@ async def deploy(self, action: str, namespace: str, selector: str, timeout: floa
     ))
 
 
-__all__ = ["deploy", "dev", "migrate", "seed", "token", "topics"]
+class DirectCommand(Command):
+    """A subcommand that runs on its own event loop, without a Faust worker around it.
+
+    `taskstream mcp` speaks JSON-RPC on stdout: nothing else may write there, and it needs neither the
+    broker nor the worker's services.
+    """
+
+    def __call__(self, *args: Any, **kwargs: Any) -> NoReturn:
+        try:
+            asyncio.run(self.execute(*(self.args + args), **{**self.kwargs, **kwargs}))
+        except KeyboardInterrupt:
+            pass
+        raise SystemExit(self.exit_code)
+
+
+@app.command(
+    option("--transport", type=click.Choice(["stdio", "streamable-http"]), default="stdio", show_default=True,
+           help="stdio for a local assistant; streamable-http to serve MCP over HTTP on --host/--port."),
+    option("--host", default="127.0.0.1", show_default=True, help="Address for --transport streamable-http."),
+    option("--port", type=int, default=8765, show_default=True, help="Port for --transport streamable-http."),
+    base=DirectCommand,
+)
+async def mcp(self, transport: str, host: str, port: int) -> None:
+    """Serve the task tools to AI assistants (MCP) as the user of TASKSTREAM_TOKEN, against TASKSTREAM_URL.
+
+    TASKSTREAM_URL defaults to the web_url of a running `taskstream dev`, else http://127.0.0.1:6066;
+    TASKSTREAM_TIMEZONE (IANA, default UTC) is how natural dates such as "tomorrow 5pm" are read.
+    """
+    from .mcp_server import McpConfig, serve
+
+    try:
+        config = McpConfig.from_env(os.environ)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+    if not 1 <= port <= 65535:
+        raise click.BadParameter("must be 1-65535", param_hint="--port")
+    await serve(config, transport=transport, host=host, port=port)
+
+
+__all__ = ["deploy", "dev", "mcp", "migrate", "seed", "token", "topics"]
