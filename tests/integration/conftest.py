@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import uuid
 from pathlib import Path
 from typing import AsyncIterator, Iterator
@@ -15,19 +17,29 @@ from streams.embedded import EmbeddedBroker, EmbeddedPostgres
 
 
 @pytest.fixture(scope="session")
-def postgres(tmp_path_factory) -> Iterator[str]:
-    """A migrated database URL: DATABASE_URL when set, otherwise an embedded server for the session."""
+def postgres() -> Iterator[str]:
+    """A migrated database URL: DATABASE_URL when set, otherwise an embedded server for the session.
+
+    Its data lives in a folder of its own, not under pytest's basetemp: a second pytest session on the
+    machine prunes old basetemp folders and tightens their permissions, which would pull the data
+    folder from under a running server.
+    """
     from db import migrate
 
     url = os.environ.get("DATABASE_URL")
     server = None
+    folder = None
     if not url:
-        server = EmbeddedPostgres(tmp_path_factory.mktemp("pg") / "data").start()
+        folder = Path(tempfile.mkdtemp(prefix="taskstream-test-pg-"))
+        server = EmbeddedPostgres(folder / "data").start()
         url = server.url
-    migrate.upgrade(url)
-    yield url
-    if server is not None:
-        server.stop()
+    try:
+        migrate.upgrade(url)
+        yield url
+    finally:
+        if server is not None:
+            server.stop()
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
