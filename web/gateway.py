@@ -12,6 +12,7 @@ from aiohttp import web
 from mode import Service
 
 from streams import metrics
+from streams.embedded_fetch import EMBEDDED_FETCH_MAX_WAIT_MS
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +79,11 @@ class Gateway(Service):
         from streams.settings import get_settings
         from streams.topics import TASK_UPDATES
 
-        consumer = AIOKafkaConsumer(**client_options(get_settings()), group_id=None, enable_auto_commit=False)
+        settings = get_settings()
+        # The embedded broker holds an idle fetch for the whole long-poll even when messages arrive
+        # (see streams/embedded_fetch.py): keep the wait short there, or every push waits for it.
+        wait = {"fetch_max_wait_ms": EMBEDDED_FETCH_MAX_WAIT_MS} if settings.embedded_broker else {}
+        consumer = AIOKafkaConsumer(**client_options(settings), group_id=None, enable_auto_commit=False, **wait)
         await consumer.start()
         partitions = consumer.partitions_for_topic(TASK_UPDATES) if TASK_UPDATES in await consumer.topics() else None
         if not partitions:
