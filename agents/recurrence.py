@@ -9,7 +9,6 @@ streams.rules.recurrence. Delivery is at-least-once; effects are exactly-once (s
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -21,7 +20,7 @@ from db import expansion
 from db.expansion import Finish
 from db.serialize import iso
 from streams.app import app
-from streams.events import UndecodableEvent
+from streams.events import UndecodableEvent, message_json
 from streams.settings import get_settings
 from streams.topics import task_events, task_events_dlq
 
@@ -90,13 +89,7 @@ def finish_from_envelope(data: Any, source: str = "") -> Finish | None:
 
 
 def finish_from_message(value: bytes | None, source: str) -> Finish | None:
-    if value is None:
-        raise UndecodableEvent("empty message (tombstone)")
-    try:
-        data = json.loads(value)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise UndecodableEvent(f"not JSON: {exc}") from None
-    return finish_from_envelope(data, source)
+    return finish_from_envelope(message_json(value), source)
 
 
 def _failure_kind(exc: BaseException) -> str | None:

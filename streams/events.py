@@ -88,8 +88,8 @@ def client_update(
     }
 
 
-def decode_event(value: bytes | None) -> TaskEventRecord:
-    """Decode and validate an envelope; raise UndecodableEvent saying what is wrong."""
+def message_json(value: bytes | None) -> dict[str, Any]:
+    """A message's JSON object; raise UndecodableEvent saying why there is none."""
     if value is None:
         raise UndecodableEvent("empty message (tombstone)")
     try:
@@ -98,6 +98,12 @@ def decode_event(value: bytes | None) -> TaskEventRecord:
         raise UndecodableEvent(f"not JSON: {exc}") from None
     if not isinstance(data, dict):
         raise UndecodableEvent("not a JSON object")
+    return data
+
+
+def decode_event(value: bytes | None) -> TaskEventRecord:
+    """Decode and validate an envelope; raise UndecodableEvent saying what is wrong."""
+    data = message_json(value)
     if data.get("event_type") not in EVENT_TYPES:
         raise UndecodableEvent(f"unknown event_type {data.get('event_type')!r}")
     try:
