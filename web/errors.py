@@ -50,6 +50,15 @@ def not_found(what: str, ident: Any) -> ApiError:
     return ApiError(404, "not_found", f"{what} {ident} does not exist", {"id": str(ident)})
 
 
+def precondition_failed(what: str, ident: Any, *, current: int, expected: int) -> ApiError:
+    """412 for an If-Match that names a version the resource has moved past."""
+    return ApiError(
+        412, "precondition_failed",
+        f"{what} {ident} changed meanwhile (now at version {current}); reload it and retry",
+        {"current_version": current, "expected_version": expected},
+    )
+
+
 def unauthorized(message: str) -> ApiError:
     return ApiError(
         401, "unauthorized", message + "; send 'Authorization: Bearer <token>' (see `taskstream token`)",

@@ -14,7 +14,7 @@ from streams.app import app
 
 from .. import recurring as rv
 from .. import validation as v
-from ..errors import ApiError, not_found
+from ..errors import ApiError, not_found, precondition_failed
 from .base import ApiView
 
 WHAT = "recurring task"
@@ -34,11 +34,7 @@ async def api_errors(ident: uuid.UUID) -> AsyncIterator[None]:
     except queries.TemplateNotFound:
         raise not_found(WHAT, ident) from None
     except queries.TemplateVersionMismatch as exc:
-        raise ApiError(
-            412, "precondition_failed",
-            f"{WHAT} {ident} changed meanwhile (now at version {exc.current}); reload it and retry",
-            {"current_version": exc.current, "expected_version": exc.expected},
-        ) from None
+        raise precondition_failed(WHAT, ident, current=exc.current, expected=exc.expected) from None
     except queries.TemplateEnded:
         raise ApiError(
             409, "conflict",

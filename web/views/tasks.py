@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable
+import uuid
+from contextlib import asynccontextmanager
+from typing import Any, AsyncIterator, Callable
 
 from aiohttp import web
 
@@ -13,7 +15,7 @@ from db.serialize import task_snapshot
 from streams.app import app
 
 from .. import validation as v
-from ..errors import ApiError, not_found
+from ..errors import not_found, precondition_failed
 from ..listing import parse_list
 from .saved_views import with_saved_view
 from .base import ApiView
@@ -22,6 +24,17 @@ from .base import ApiView
 
 def task_response(view: ApiView, task: Task, *, status: int = 200) -> web.Response:
     return view.respond(task_snapshot(task), status=status, headers={"ETag": f'"{task.version}"'})
+
+
+@asynccontextmanager
+async def task_errors(ident: uuid.UUID) -> AsyncIterator[None]:
+    """The task errors of db.tasks as API errors: 404 (missing or another user's) and 412."""
+    try:
+        yield
+    except queries.TaskNotFound:
+        raise not_found("task", ident) from None
+    except queries.VersionMismatch as exc:
+        raise precondition_failed("task", ident, current=exc.current, expected=exc.expected) from None
 
 
 async def change_task(
@@ -33,19 +46,10 @@ async def change_task(
     """The shared write path of every route that changes a task."""
     ident = view.task_uuid(task_id)
     expected = v.if_match(request.headers.get("If-Match"))
-    try:
-        async with view.transaction() as session:
-            task, event = await queries.modify_task(
-                session, view.user_id(request), ident, mutate, now=view.clock(), expected_version=expected
-            )
-    except queries.TaskNotFound:
-        raise not_found("task", ident) from None
-    except queries.VersionMismatch as exc:
-        raise ApiError(
-            412, "precondition_failed",
-            f"task {ident} changed meanwhile (now at version {exc.current}); reload it and retry",
-            {"current_version": exc.current, "expected_version": exc.expected},
-        ) from None
+    async with task_errors(ident), view.transaction() as session:
+        task, event = await queries.modify_task(
+            session, view.user_id(request), ident, mutate, now=view.clock(), expected_version=expected
+        )
     view.published([event])
     return task_response(view, task)
 
@@ -96,18 +100,10 @@ class TaskItem(ApiView):
     async def delete(self, request: web.Request, task_id: str) -> web.Response:
         ident = self.task_uuid(task_id)
         expected = v.if_match(request.headers.get("If-Match"))
-        try:
-            async with self.transaction() as session:
-                event = await queries.delete_task(
-                    session, self.user_id(request), ident, now=self.clock(), expected_version=expected
-                )
-        except queries.TaskNotFound:
-            raise not_found("task", ident) from None
-        except queries.VersionMismatch as exc:
-            raise ApiError(
-                412, "precondition_failed", f"task {ident} changed meanwhile (now at version {exc.current})",
-                {"current_version": exc.current, "expected_version": exc.expected},
-            ) from None
+        async with task_errors(ident), self.transaction() as session:
+            event = await queries.delete_task(
+                session, self.user_id(request), ident, now=self.clock(), expected_version=expected
+            )
         self.published([event])
         return self.no_content()
 
