@@ -17,9 +17,8 @@ import pytest
 
 # The worker and token helpers of the integration tests (tests have no __init__.py: put their folder on the path).
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "integration"))
-from stack import Worker, make_token, start_broker  # noqa: E402
+from stack import Worker, make_token, migrated_database, start_broker  # noqa: E402
 
-from streams.embedded import EmbeddedPostgres  # noqa: E402
 
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 CHROMIUM = "/usr/bin/chromium"
@@ -70,18 +69,9 @@ def browser(chromium, worker) -> Iterator[Any]:
 
 
 @pytest.fixture(scope="module")
-def postgres(tmp_path_factory) -> Iterator[str]:
-    from db import migrate
-
-    url = os.environ.get("DATABASE_URL")
-    server = None
-    if not url:
-        server = EmbeddedPostgres(tmp_path_factory.mktemp("e2e-pg") / "data").start()
-        url = server.url
-    migrate.upgrade(url)
-    yield url
-    if server is not None:
-        server.stop()
+def postgres() -> Iterator[str]:
+    with migrated_database() as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

@@ -3,43 +3,21 @@
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 import uuid
 from pathlib import Path
 from typing import AsyncIterator, Iterator
 
 import aiohttp
 import pytest
-from stack import Api, Worker, make_token, read_topic, start_broker
+from stack import Api, Worker, make_token, migrated_database, read_topic, start_broker
 
 from streams.embedded import EmbeddedBroker, EmbeddedPostgres
 
 
 @pytest.fixture(scope="session")
 def postgres() -> Iterator[str]:
-    """A migrated database URL: DATABASE_URL when set, otherwise an embedded server for the session.
-
-    Its data lives in a folder of its own, not under pytest's basetemp: a second pytest session on the
-    machine prunes old basetemp folders and tightens their permissions, which would pull the data
-    folder from under a running server.
-    """
-    from db import migrate
-
-    url = os.environ.get("DATABASE_URL")
-    server = None
-    folder = None
-    if not url:
-        folder = Path(tempfile.mkdtemp(prefix="taskstream-test-pg-"))
-        server = EmbeddedPostgres(folder / "data").start()
-        url = server.url
-    try:
-        migrate.upgrade(url)
+    with migrated_database() as url:
         yield url
-    finally:
-        if server is not None:
-            server.stop()
-            shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -3,21 +3,49 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import aiohttp
 import jwt
 
-from streams.embedded import EmbeddedBroker, free_port
+from streams.embedded import EmbeddedBroker, EmbeddedPostgres, free_port
 
 JWT_SECRET = "integration-tests-secret-0123456789abcdef"
+
+
+@contextlib.contextmanager
+def migrated_database() -> Iterator[str]:
+    """A migrated database URL: DATABASE_URL when set, otherwise an embedded server, stopped afterwards.
+
+    Its data lives in a folder of its own, not under pytest's basetemp: a second pytest session on the
+    machine prunes old basetemp folders and tightens their permissions, which would pull the data
+    folder from under a running server.
+    """
+    from db import migrate
+
+    url = os.environ.get("DATABASE_URL")
+    server = folder = None
+    if not url:
+        folder = Path(tempfile.mkdtemp(prefix="taskstream-test-pg-"))
+        server = EmbeddedPostgres(folder / "data").start()
+        url = server.url
+    try:
+        migrate.upgrade(url)
+        yield url
+    finally:
+        if server is not None:
+            server.stop()
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def start_broker(tmp: Path) -> EmbeddedBroker:
