@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
@@ -14,6 +14,7 @@ from sqlalchemy import (
     Identity,
     Index,
     Integer,
+    Interval,
     MetaData,
     SmallInteger,
     String,
@@ -194,6 +195,10 @@ class RecurringTask(Base):
     #: Due time of the newest occurrence while the template is active; NULL when paused or ended.
     next_occurrence: Mapped[datetime | None] = mapped_column(TZ)
     occurrences_created: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0", default=0)
+    #: Reminder offsets (before the due date) each new occurrence gets (migration 0005).
+    reminders: Mapped[list[timedelta]] = mapped_column(
+        ARRAY(Interval), nullable=False, server_default=text("'{}'::interval[]"), default=list
+    )
     created_at: Mapped[datetime] = mapped_column(TZ, nullable=False, server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(TZ, nullable=False, server_default=func.now())
     #: Bumped by the user's edits (PATCH, pause, resume), not by the agent creating occurrences.
@@ -204,6 +209,7 @@ class RecurringTask(Base):
         CheckConstraint("status IN ('active', 'paused', 'ended')", name="status"),
         CheckConstraint("char_length(title) BETWEEN 1 AND 255", name="title_length"),
         CheckConstraint("cardinality(tags) <= 10", name="tag_count"),
+        CheckConstraint("cardinality(reminders) <= 5", name="reminder_count"),
         Index("ix_recurring_tasks_user_created", "user_id", text("created_at DESC"), text("id DESC")),
     )
 
@@ -263,10 +269,6 @@ __all__ += ["RecurringTask", "RecurrenceOccurrence", "ProcessedEvent", "Calendar
 
 # Reminders and notifications (migration 0004) ----------------------------------------------------
 
-# Imported here so this section stays one block other features' edits above do not touch.
-from datetime import timedelta  # noqa: E402
-
-from sqlalchemy import Interval  # noqa: E402
 
 
 class Reminder(Base):
