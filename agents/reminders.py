@@ -1,32 +1,52 @@
-"""Reminder agents: keep reminders in step with their tasks, hand due reminders to `reminders`, notify.
+"""Reminder agents: the pending schedule in a windowed Faust table, a timer over it, and the notifier.
 
-Postgres is the schedule (see the README's "Reminders" section for why not a Faust table):
+Postgres holds every reminder and is the truth; the table `reminder-schedule` holds the pending ones,
+keyed by user and windowed by due time (tumbling windows of WINDOW seconds): one entry per
+(user_id, window) maps reminder id -> [task_id, remind_at]. A window is the batching unit: the
+user's reminders due in it go out as one message and one notification.
 
-* `follow_tasks` (task-events) moves relative reminders when a due date moves and drops the
-  reminders of completed or deleted tasks, each in its own transaction, idempotently (it
-  recomputes from the task row as it is now, so replays change nothing).
-* `schedule_reminders` (a 0.2 s timer on every worker) leases due, unsent reminders with
-  FOR UPDATE SKIP LOCKED and sends each to `reminders` (key user_id). A lease that is never
-  confirmed (worker killed between lease and send) runs out and the reminder is sent again.
-  Nothing needs rebuilding at start-up: the first tick after a restart finds every overdue reminder.
-* `notify_reminders` (reminders) re-checks each reminder in Postgres and, in ONE transaction,
-  inserts the notification (UNIQUE reminder_id, ON CONFLICT DO NOTHING) and marks the reminder
-  sent, so a message delivered twice notifies once. Then it pushes `notification.created` to
-  `task-updates`. The same transaction queues the reminder.fired webhook deliveries and, when
-  SMTP_URL is set and the user gave an address, the email (agents/webhooks.py, agents/email.py send them).
+* `follow_reminders` consumes `task-events` and `reminder-schedule` (both keyed by user_id, so
+  co-partitioned with the table's changelog). For an event that can change a task's reminders it
+  applies the change in Postgres (moves relative reminders when the due date moves, drops a
+  finished task's), re-reads the task's unsent reminders and reconciles the table with them.
+  `reminder-schedule` carries "this task's reminders changed" from the API, written through the
+  outbox with the change. Re-reading instead of trusting the event makes a replay harmless.
+* After every rebalance's table recovery, the worker reconciles the table with Postgres for the
+  partitions it owns (`rebuild`): a worker that starts against an empty broker, or after the
+  changelog is gone, has the whole schedule again before its agents resume, and what is overdue
+  fires at once.
+* `fire_due_reminders` (a loop on every worker) keeps a heap of windows by firing time - the
+  latest remind_at in the window, so a window fires when all of it is due - and sends each due
+  window to `reminders` as one message. Emission is driven by this loop, not by Faust's
+  `on_window_close` (which fires for one key only). A window stays in the table until the
+  notifier has delivered it; one not delivered within LEASE seconds is sent again.
+* `notify_reminders` (reminders) re-checks the reminders in Postgres and, in ONE transaction,
+  inserts the notification (UNIQUE reminder_id, ON CONFLICT DO NOTHING) and marks them sent, so a
+  message delivered twice (a worker killed between emitting and recording, a replay) notifies
+  once. The same transaction queues webhook deliveries and email. Then it reconciles the table for
+  the tasks it covered (sent reminders leave their window) and pushes `notification.created` to
+  `task-updates`.
+* `sweep_overdue` is the backstop: every SWEEP seconds it reconciles the tasks whose reminders are
+  overdue by more than GRACE (a lost message, a row written to Postgres by hand).
 """
 
 from __future__ import annotations
 
 import asyncio
+import heapq
 import json
 import logging
+import time
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable
-from datetime import UTC, datetime
-from functools import partial
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from functools import lru_cache, partial
 from typing import Any
+
+import faust
+from aiokafka.partitioner import DefaultPartitioner
 
 from db import notifications as notification_queries
 from db import reminders as queries
@@ -34,23 +54,31 @@ from db.serialize import iso
 from streams.app import app
 from streams.events import UndecodableEvent, decode_event
 from streams.settings import get_settings
+from streams.topics import REMINDER_SCHEDULE, TASK_EVENTS
 from streams.topics import reminders as reminders_topic
-from streams.topics import task_events, task_updates
+from streams.topics import task_updates
 
 from .fan_out import dead_letter
 
 log = logging.getLogger(__name__)
 
-#: How often every worker looks for due reminders; one due within the tick is waited for precisely.
-TICK = 0.2
-MIN_WAIT = 0.02
-#: Reminders leased per query; a tick keeps leasing while it gets full batches.
-CLAIM_BATCH = 500
+#: Width of a schedule window (seconds): same-user reminders due within one go out together.
+WINDOW = 1.0
+#: A window sent to `reminders` and still in the table this long afterwards is sent again.
+LEASE = 10.0
+#: Longest the firing loop sleeps when nothing is due (new windows wake it at once).
+IDLE = 1.0
+#: The backstop: how often, and how overdue a reminder must be before it counts as missed.
+SWEEP = 2.0
+GRACE = timedelta(seconds=5)
+SWEEP_LIMIT = 500
 #: The notifier takes up to this many messages at once and writes them in one transaction.
 NOTIFY_BATCH = 500
 NOTIFY_WITHIN = 0.05
 #: Attempts of a database write before the agent gives up on one message (and logs it).
 ATTEMPTS = 5
+
+WindowKey = tuple[str, tuple[float, float]]
 
 
 async def _with_retries(what: str, action) -> Any:
@@ -67,120 +95,360 @@ async def _with_retries(what: str, action) -> Any:
             await asyncio.sleep(0.2 * 2 ** attempt)
 
 
-# Keeping reminders in step with their tasks -------------------------------------------------------
+# The table --------------------------------------------------------------------------------------
+
+_partitioner = DefaultPartitioner()
 
 
-@app.agent(task_events)
-async def follow_tasks(stream):
+@lru_cache(maxsize=65536)
+def partition_of(user_id: str, partitions: int) -> int:
+    """The partition a user's messages land on (the producer's default partitioner, key = user_id)."""
+    every = list(range(partitions))
+    return _partitioner(user_id.encode(), every, every)
+
+
+class ScheduleTable(faust.Table):
+    """A table keyed by (user_id, window) whose changelog partition is the user's partition on the
+    source topics. Faust would take the partition of the event being processed; the notifier
+    handles batches that span partitions and the rebuild runs outside any event, so the partition
+    comes from the key instead - the same one the user's events and reminders are on."""
+
+    def partition_for_key(self, key: Any) -> int:
+        return partition_of(key[0], self.partitions or self.app.conf.topic_partitions)
+
+
+_table = app.tables.add(ScheduleTable(
+    app, name="reminder-schedule", beacon=app.tables.beacon,
+    help="Pending reminders by user and due-time window: reminder id -> [task id, remind_at epoch].",
+))
+#: No expiry: a window leaves the table when the notifier has delivered it, never by age.
+schedule = _table.tumbling(WINDOW)
+
+
+def window_of(remind_at: float) -> tuple[float, float]:
+    return _table.window.current(remind_at)
+
+
+@dataclass
+class Entry:
+    """Where one reminder sits in the table."""
+
+    user_id: str
+    window: tuple[float, float]
+    task_id: str
+    remind_at: float
+
+
+@dataclass
+class ScheduleIndex:
+    """This worker's view of the table, kept beside it: where each reminder is, each task's
+    reminders, and the windows by firing time. Rebuilt from the table after every recovery."""
+
+    entries: dict[str, Entry] = field(default_factory=dict)
+    by_task: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
+    heap: list[tuple[float, str, tuple[float, float]]] = field(default_factory=list)
+    #: Windows sent to `reminders` and not delivered yet: when they were sent (monotonic).
+    inflight: dict[WindowKey, float] = field(default_factory=dict)
+    #: Partitions this worker owns; the loop fires only their windows (the table may hold standbys).
+    active: set[int] = field(default_factory=set)
+    wakeup: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def remember(self, reminder_id: str, entry: Entry) -> None:
+        self.entries[reminder_id] = entry
+        self.by_task[entry.task_id].add(reminder_id)
+
+    def forget(self, reminder_id: str) -> None:
+        entry = self.entries.pop(reminder_id, None)
+        if entry is not None:
+            ids = self.by_task.get(entry.task_id)
+            if ids is not None:
+                ids.discard(reminder_id)
+                if not ids:
+                    del self.by_task[entry.task_id]
+
+    def due_at(self, fire_at: float, key: WindowKey) -> None:
+        if not self.heap or fire_at < self.heap[0][0]:
+            self.wakeup.set()
+        heapq.heappush(self.heap, (fire_at, key[0], key[1]))
+
+    def load(self, items: Iterable[tuple[Any, Any]]) -> None:
+        """Index everything the table holds (after recovery)."""
+        self.entries.clear()
+        self.by_task.clear()
+        self.heap.clear()
+        self.inflight.clear()
+        for (user_id, window), value in items:
+            window = tuple(window)
+            for reminder_id, (task_id, remind_at) in (value or {}).items():
+                self.remember(reminder_id, Entry(user_id, window, task_id, remind_at))
+            if value:
+                self.due_at(fire_time(value), (user_id, window))
+
+
+index = ScheduleIndex()
+
+
+def fire_time(value: dict[str, Any]) -> float:
+    """A window fires when everything in it is due."""
+    return max(remind_at for _, remind_at in value.values())
+
+
+def reconcile(task_ids: Iterable[str], rows: Iterable[Any], *, keep: set[str] | None = None) -> int:
+    """Make the table hold exactly `rows` (unsent reminders from Postgres) for the tasks `task_ids`.
+
+    Reminders of those tasks that are gone from `rows` (sent, deleted, dropped) leave their
+    window; moved ones change window; new ones join theirs. Reminders in `keep` are never removed
+    (the rebuild passes those indexed after it started reading). Returns the windows written.
+    """
+    desired = {str(row.id): (row.user_id, str(row.task_id), row.remind_at.timestamp()) for row in rows}
+    touched: dict[WindowKey, dict[str, Any]] = {}
+
+    def window(key: WindowKey) -> dict[str, Any]:
+        if key not in touched:
+            touched[key] = dict(_table.data.get(key) or {})
+        return touched[key]
+
+    tasks = set(task_ids) | {task_id for _, task_id, _ in desired.values()}
+    for task_id in tasks:
+        for reminder_id in list(index.by_task.get(task_id, ())):
+            entry = index.entries[reminder_id]
+            wanted = desired.get(reminder_id)
+            if wanted is None and keep is not None and reminder_id in keep:
+                continue
+            if wanted is None or wanted[2] != entry.remind_at:
+                window((entry.user_id, entry.window)).pop(reminder_id, None)
+                index.forget(reminder_id)
+    for reminder_id, (user_id, task_id, remind_at) in desired.items():
+        if reminder_id in index.entries:
+            continue
+        entry = Entry(user_id, window_of(remind_at), task_id, remind_at)
+        window((user_id, entry.window))[reminder_id] = [task_id, remind_at]
+        index.remember(reminder_id, entry)
+    for key, value in touched.items():
+        user_id, window_range = key
+        if value:
+            schedule[user_id][window_range] = value
+            index.due_at(fire_time(value), key)
+        elif key in _table.data:
+            del schedule[user_id][window_range]
+            index.inflight.pop(key, None)
+    return len(touched)
+
+
+async def reconcile_tasks(task_ids: Iterable[uuid.UUID]) -> int:
+    task_ids = list(task_ids)
+    async with app.database.autocommit() as session:
+        rows = await queries.pending_for_tasks(session, task_ids)
+    return reconcile((str(t) for t in task_ids), rows)
+
+
+def _partitions() -> int:
+    return _table.partitions or app.conf.topic_partitions
+
+
+async def rebuild() -> None:
+    """Reconcile the table with every unsent reminder in Postgres of the partitions this worker owns."""
+    started = time.monotonic()
+    partitions = _partitions()
+    indexed_before = set(index.entries)
+    rows: list[Any] = []
+    async for page in queries.pending_pages(app.database):
+        rows += [row for row in page if partition_of(row.user_id, partitions) in index.active]
+    tasks = {e.task_id for e in index.entries.values() if partition_of(e.user_id, partitions) in index.active}
+    written = reconcile(tasks, rows, keep=set(index.entries) - indexed_before)
+    log.info("reminder schedule rebuilt from Postgres for partitions %s: %d pending reminders, %d windows "
+             "written, in %.0f ms", sorted(index.active), len(rows), written, (time.monotonic() - started) * 1000)
+
+
+@schedule.on_recover
+async def _recovered() -> None:
+    """After every rebalance: index what the changelog restored, then catch up with Postgres."""
+    index.active = {tp.partition for tp in app.assignor.assigned_actives() if tp.topic == TASK_EVENTS}
+    index.load(_table.data.items())
+    try:
+        await _with_retries("rebuilding the reminder schedule", rebuild)
+    except Exception as exc:
+        # The sweep still fires whatever is overdue; the next rebalance rebuilds again.
+        log.error("could not rebuild the reminder schedule from Postgres: %s", exc)
+
+
+# Keeping the table in step with Postgres --------------------------------------------------------
+
+schedule_sources = app.topic(TASK_EVENTS, REMINDER_SCHEDULE, key_serializer="raw", value_serializer="raw")
+
+
+def _affected_task(topic: str, value: bytes | None) -> tuple[uuid.UUID, Any] | None:
+    """(task id, the Postgres change to apply first or None) for a message that can change a task's
+    reminders; None for the rest."""
+    if topic == REMINDER_SCHEDULE:
+        try:
+            return uuid.UUID(json.loads(value or b"")["task_id"]), None
+        except (ValueError, KeyError, TypeError) as exc:
+            raise UndecodableEvent(f"not a reminder-schedule message: {exc}") from None
+    record = decode_event(value)
+    task_id = uuid.UUID(record.task_id)
+    if record.event_type == "updated" and "due_date" in record.changes:
+        return task_id, queries.follow_due_date
+    if record.event_type in ("completed", "deleted"):
+        return task_id, queries.drop_if_finished
+    if record.event_type == "created" and (record.after or {}).get("recurring_task_id"):
+        return task_id, None  # an occurrence: its template's reminder offsets were inserted with it
+    return None
+
+
+@app.agent(schedule_sources)
+async def follow_reminders(stream):
     async for event in stream.events():
         message = event.message
-        try:
-            record = decode_event(event.value)
-        except UndecodableEvent:
-            continue  # the fan-out agent reads the same message and parks it in the dead-letter topic
-        if record.event_type == "updated" and "due_date" in record.changes:
-            action = queries.follow_due_date
-        elif record.event_type in ("completed", "deleted"):
-            action = queries.drop_if_finished
-        else:
-            continue
-        task_id = uuid.UUID(record.task_id)
-
-        async def apply(action=action, task_id=task_id) -> Any:  # bound now: called within this iteration
-            async with app.database.transaction() as session:
-                return await action(session, task_id)
-
         where = f"{message.topic}/{message.partition}/{message.offset}"
         try:
-            result = await _with_retries(f"{action.__name__} for task {task_id} (event {record.event_id}, {where})",
-                                         apply)
-        except Exception as exc:
-            log.error("could not apply %s event %s of task %s to its reminders (%s): %s",
-                      record.event_type, record.event_id, task_id, where, exc)
+            affected = _affected_task(message.topic, event.value)
+        except UndecodableEvent:
+            if message.topic == REMINDER_SCHEDULE:
+                await dead_letter(message, ValueError("not a reminder-schedule message"))
+            continue  # task-events: the fan-out agent parks it in the dead-letter topic
+        if affected is None:
             continue
-        log.debug("reminders of task %s after %s event %s: %s", task_id, record.event_type, record.event_id, result)
+        task_id, change = affected
+
+        async def apply(change=change, task_id=task_id) -> int:  # bound now: called within this iteration
+            if change is not None:
+                async with app.database.transaction() as session:
+                    await change(session, task_id)
+            return await reconcile_tasks([task_id])
+
+        try:
+            written = await _with_retries(f"scheduling the reminders of task {task_id} ({where})", apply)
+        except Exception as exc:
+            # The sweep picks the task up once a reminder of it is overdue.
+            log.error("could not bring the reminders of task %s in step (%s): %s", task_id, where, exc)
+            continue
+        log.debug("reminders of task %s after %s: %d windows written", task_id, where, written)
 
 
-# The schedule -----------------------------------------------------------------------------------
-
-
-def reminder_message(row: Any) -> dict[str, Any]:
-    """What the `reminders` topic carries (the wire contract in the README)."""
-    return {"reminder_id": str(row.id), "task_id": str(row.task_id), "remind_at": iso(row.remind_at)}
-
-
-@app.timer(TICK, name="schedule_reminders")
-async def schedule_reminders() -> None:
-    if not app.group_joined.is_set():
-        return  # the producer and the topics are not ready before the worker joined its group
-    # Within one tick, reminders due before it ends are waited for precisely (at most every
-    # MIN_WAIT), so they fire on time rather than up to a tick late; one created meanwhile and due
-    # within the tick is at most a tick late.
-    ends = app.loop.time() + TICK
+@app.timer(SWEEP, name="sweep_overdue_reminders")
+async def sweep_overdue() -> None:
+    if not index.active:
+        return
     try:
-        while True:
-            while await _claim_and_emit() == CLAIM_BATCH:
-                pass  # a backlog (e.g. after a restart): keep going without waiting for the next tick
-            async with app.database.autocommit() as session:
-                wait = await queries.seconds_to_next(session)
-            if wait is None or app.loop.time() + wait >= ends:
-                return
-            await asyncio.sleep(max(MIN_WAIT, wait))
+        async with app.database.autocommit() as session:
+            task_ids = await queries.overdue_tasks(session, grace=GRACE, limit=SWEEP_LIMIT)
+            rows = await queries.pending_for_tasks(session, task_ids)
     except Exception as exc:
-        log.warning("reminder scheduler could not read due reminders: %s", exc)
+        log.warning("reminder sweep could not read overdue reminders: %s", exc)
+        return
+    partitions = _partitions()
+    mine = [row for row in rows if partition_of(row.user_id, partitions) in index.active]
+    if not mine:
+        return
+    missing = sum(1 for row in mine if str(row.id) not in index.entries)
+    reconcile({str(row.task_id) for row in mine}, mine)
+    if missing:
+        log.warning("reminder sweep found %d overdue reminders the schedule did not hold; firing them now", missing)
 
 
-async def _claim_and_emit() -> int:
-    async with app.database.transaction() as session:
-        due = await queries.claim_due(session, limit=CLAIM_BATCH)
-    if due:
-        await _emit(due)
-    return len(due)
+# Firing -----------------------------------------------------------------------------------------
 
 
-async def _emit(rows: Iterable[Any]) -> None:
-    """Hand the reminders to the producer. Acks are not waited for: the scheduler moves on to the next
-    due reminders, and one the broker never confirms goes out again when its lease ends. `send`
-    itself waits while the producer's buffer is full, which is what paces a large backlog (a claimed
-    batch of CLAIM_BATCH leaves well within the lease)."""
-    for row in rows:
+def reminders_message(user_id: str, window: tuple[float, float], value: dict[str, Any]) -> dict[str, Any]:
+    """What the `reminders` topic carries (the wire contract in the README): one user's window."""
+    return {
+        "user_id": user_id,
+        "window_start": iso(datetime.fromtimestamp(window[0], UTC)),
+        "reminders": [
+            {"reminder_id": reminder_id, "task_id": task_id, "remind_at": iso(datetime.fromtimestamp(at, UTC))}
+            for reminder_id, (task_id, at) in sorted(value.items(), key=lambda item: (item[1][1], item[0]))
+        ],
+    }
+
+
+async def _fire(now: float) -> None:
+    partitions = _partitions()
+    while index.heap and index.heap[0][0] <= now:
+        _, user_id, window = heapq.heappop(index.heap)
+        key = (user_id, window)
+        value = _table.data.get(key)
+        if not value or partition_of(user_id, partitions) not in index.active:
+            continue
+        fire_at = fire_time(value)
+        if fire_at > now:
+            heapq.heappush(index.heap, (fire_at, user_id, window))  # it gained a later reminder
+            continue
+        sent = index.inflight.get(key)
+        if sent is not None and time.monotonic() - sent < LEASE:
+            continue  # on its way; re-checked when the lease is over
+        if sent is not None:
+            log.warning("reminders of user %s due at %s were not delivered within %.0f s; sending again",
+                        user_id, iso(datetime.fromtimestamp(fire_at, UTC)), LEASE)
+        index.inflight[key] = time.monotonic()
+        heapq.heappush(index.heap, (now + LEASE, user_id, window))
         try:
             future = await reminders_topic.send(
-                key=row.user_id.encode(), value=json.dumps(reminder_message(row)).encode(),
+                key=user_id.encode(), value=json.dumps(reminders_message(user_id, window, value)).encode(),
             )
         except Exception as exc:
-            log.warning("could not send reminder %s (task %s) to %s; it goes out again when its lease ends: %s",
-                        row.id, row.task_id, reminders_topic.get_topic_name(), exc)
+            log.warning("could not send the reminders of user %s to %s; sent again in %.0f s: %s",
+                        user_id, reminders_topic.get_topic_name(), LEASE, exc)
             continue
-        future.add_done_callback(partial(_confirmed, row.id, row.task_id))
+        future.add_done_callback(partial(_confirmed, user_id))
 
 
-def _confirmed(reminder_id: Any, task_id: Any, future: asyncio.Future) -> None:
+def _confirmed(user_id: str, future: asyncio.Future) -> None:
     if not future.cancelled() and future.exception() is not None:
-        log.warning("reminder %s (task %s) was not confirmed by %s; it goes out again when its lease ends: %s",
-                    reminder_id, task_id, reminders_topic.get_topic_name(), future.exception())
+        log.warning("reminders of user %s were not confirmed by %s; sent again in %.0f s: %s",
+                    user_id, reminders_topic.get_topic_name(), LEASE, future.exception())
+
+
+@app.task
+async def fire_due_reminders() -> None:
+    while True:
+        now = time.time()
+        if index.heap and index.active:
+            try:
+                await _fire(now)
+            except Exception as exc:  # never let the loop die: the schedule would stop
+                log.exception("firing due reminders failed: %s", exc)
+        delay = IDLE if not index.heap else min(IDLE, max(0.0, index.heap[0][0] - time.time()))
+        index.wakeup.clear()
+        try:
+            await asyncio.wait_for(index.wakeup.wait(), timeout=delay)
+        except asyncio.TimeoutError:
+            pass
 
 
 # The notifier -----------------------------------------------------------------------------------
 
 
 class UndecodableReminder(ValueError):
-    """A message on `reminders` that is not {reminder_id, task_id, remind_at} keyed by user_id."""
+    """A message on `reminders` that is not {user_id, window_start, reminders: [...]} keyed by user_id."""
 
 
-def decode_reminder(key: bytes | None, value: bytes | None) -> tuple[str, uuid.UUID, datetime]:
-    """(user_id, reminder_id, remind_at) from a `reminders` message, or UndecodableReminder saying why."""
+@dataclass(frozen=True)
+class DueWindow:
+    user_id: str
+    reminders: list[tuple[uuid.UUID, uuid.UUID, datetime]]  # (reminder id, task id, remind_at)
+
+
+def decode_reminders(key: bytes | None, value: bytes | None) -> DueWindow:
+    """One user's due window from a `reminders` message, or UndecodableReminder saying why."""
     try:
         data = json.loads(value or b"")
         user_id = (key or b"").decode()
         if not user_id:
             raise ValueError("no key (user_id)")
-        remind_at = datetime.fromisoformat(data["remind_at"])
-        if remind_at.tzinfo is None:
-            raise ValueError("remind_at has no offset")
-        return user_id, uuid.UUID(data["reminder_id"]), remind_at.astimezone(UTC)
+        if data["user_id"] != user_id:
+            raise ValueError("user_id differs from the key")
+        items = []
+        for item in data["reminders"]:
+            remind_at = datetime.fromisoformat(item["remind_at"])
+            if remind_at.tzinfo is None:
+                raise ValueError("remind_at has no offset")
+            items.append((uuid.UUID(item["reminder_id"]), uuid.UUID(item["task_id"]), remind_at.astimezone(UTC)))
+        if not items:
+            raise ValueError("no reminders")
+        return DueWindow(user_id, items)
     except (ValueError, KeyError, TypeError, UnicodeDecodeError) as exc:
-        raise UndecodableReminder(f"not a reminder message: {exc}") from None
+        raise UndecodableReminder(f"not a reminders message: {exc}") from None
 
 
 async def _deliver(batch: dict[str, list[tuple[uuid.UUID, datetime]]]) -> list[notification_queries.Delivered]:
@@ -198,31 +466,49 @@ async def _deliver(batch: dict[str, list[tuple[uuid.UUID, datetime]]]) -> list[n
 async def notify_reminders(stream):
     async for events in stream.take_events(NOTIFY_BATCH, within=NOTIFY_WITHIN):
         batch: dict[str, list[tuple[uuid.UUID, datetime]]] = defaultdict(list)
+        tasks: set[uuid.UUID] = set()
+        windows: dict[WindowKey, set[str]] = defaultdict(set)  # the reminder ids each message named
         where: dict[str, str] = {}
         for event in events:
             message = event.message
             try:
-                user_id, reminder_id, remind_at = decode_reminder(message.key, event.value)
+                due = decode_reminders(message.key, event.value)
             except UndecodableReminder as exc:
                 await dead_letter(message, exc)
                 continue
-            batch[user_id].append((reminder_id, remind_at))
-            where.setdefault(user_id, f"{message.topic}/{message.partition}/{message.offset}")
+            for reminder_id, task_id, remind_at in due.reminders:
+                batch[due.user_id].append((reminder_id, remind_at))
+                tasks.add(task_id)
+                windows[(due.user_id, window_of(remind_at.timestamp()))].add(str(reminder_id))
+            where.setdefault(due.user_id, f"{message.topic}/{message.partition}/{message.offset}")
         if not batch:
             continue
         delivered: list[notification_queries.Delivered] = []
         try:
-            delivered = await _with_retries(f"delivering {len(events)} reminders", lambda batch=batch: _deliver(batch))
+            delivered = await _with_retries(f"delivering {len(events)} reminder windows",
+                                            lambda batch=batch: _deliver(batch))
         except Exception as exc:
             # One user's bad row must not hold back everyone else's: deliver user by user.
-            log.warning("batch delivery of %d reminders failed (%s); retrying user by user", len(events), exc)
+            log.warning("batch delivery of %d reminder windows failed (%s); retrying user by user", len(events), exc)
             for user_id, items in batch.items():
                 try:
                     delivered += await _deliver({user_id: items})
                 except Exception as user_exc:
-                    # Still unsent in Postgres: the scheduler sends them again when their lease ends.
-                    log.error("could not deliver reminders %s of user %s (from %s); retried after the %s lease: %s",
-                              [str(i) for i, _ in items], user_id, where[user_id], queries.CLAIM_LEASE, user_exc)
+                    # Still unsent in Postgres and still in the table: sent again when the lease is over.
+                    log.error("could not deliver reminders %s of user %s (from %s); retried in %.0f s: %s",
+                              [str(i) for i, _ in items], user_id, where[user_id], LEASE, user_exc)
+        try:
+            await _with_retries("updating the reminder schedule", partial(reconcile_tasks, tasks))
+        except Exception as exc:
+            log.error("could not update the reminder schedule after delivery (sent ones are skipped when they "
+                      "fire again): %s", exc)
+        for key, named in windows.items():
+            left = _table.data.get(key)
+            # Reminders that joined the window after it was sent fire now; the ones the message
+            # named and Postgres could not settle (locked by another notifier) when the lease is over.
+            if left and set(left) - named:
+                index.inflight.pop(key, None)
+                index.due_at(fire_time(left), key)
         await _push(delivered)
 
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import any_, bindparam, delete, select, text
@@ -43,7 +43,7 @@ _LOCK_TEMPLATES = (
         RecurringTask.id, RecurringTask.user_id, RecurringTask.title, RecurringTask.description,
         RecurringTask.priority, RecurringTask.tags, RecurringTask.rule, RecurringTask.status,
         RecurringTask.next_occurrence, RecurringTask.occurrences_created, RecurringTask.version,
-        RecurringTask.updated_at,
+        RecurringTask.updated_at, RecurringTask.reminders,
     )
     .where(RecurringTask.id == any_(bindparam("template_ids", type_=ARRAY(UUID(as_uuid=True)))))
     .order_by(RecurringTask.id)
@@ -75,6 +75,7 @@ class TemplateState:
     occurrences_created: int
     version: int
     updated_at: datetime
+    reminders: list[timedelta]
 
 
 @dataclass(frozen=True)

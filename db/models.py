@@ -286,8 +286,6 @@ class Reminder(Base):
     before_due: Mapped[timedelta | None] = mapped_column(Interval)
     sent: Mapped[bool] = mapped_column(nullable=False, server_default=text("false"), default=False)
     sent_at: Mapped[datetime | None] = mapped_column(TZ)
-    #: When a scheduler last handed it to the `reminders` topic (a lease, so it is not re-sent every tick).
-    claimed_at: Mapped[datetime | None] = mapped_column(TZ)
     #: The notification that delivered it (a batched notification covers several reminders).
     notification_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     created_at: Mapped[datetime] = mapped_column(TZ, nullable=False, server_default=func.now())

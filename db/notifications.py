@@ -86,7 +86,7 @@ _MARK_SENT = text("""
 _DROP = text("DELETE FROM reminders WHERE id = ANY(CAST(:ids AS uuid[])) AND NOT sent")
 
 _MOVE = text("""
-    UPDATE reminders AS r SET remind_at = m.remind_at, claimed_at = NULL
+    UPDATE reminders AS r SET remind_at = m.remind_at
     FROM unnest(CAST(:ids AS uuid[]), CAST(:times AS timestamptz[])) AS m(id, remind_at)
     WHERE r.id = m.id AND NOT r.sent
 """)

@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy import func, select, text
 
 from streams.rules.recurrence import Rule, next_occurrence, parse_rule, slots
+from streams.rules.reminders import format_duration
 
 from .events import PendingEvent
 from .models import RecurrenceOccurrence, RecurringTask, Task
@@ -34,7 +35,7 @@ RULE_FIELDS = (
     "start_date", "timezone", "end_date", "count", "repeat_from",
 )
 #: Template fields every occurrence copies.
-TEMPLATE_FIELDS = ("title", "description", "priority", "tags")
+TEMPLATE_FIELDS = ("title", "description", "priority", "tags", "reminders")
 
 
 class TemplateNotFound(LookupError):
@@ -95,6 +96,7 @@ def template_json(template: RecurringTask) -> dict[str, Any]:
         "description": template.description,
         "priority": template.priority,
         "tags": list(template.tags),
+        "reminders": [format_duration(offset) for offset in template.reminders or ()],
         **rule_json(template.rule),
         "status": template.status,
         "next_occurrence": iso(template.next_occurrence),
@@ -204,6 +206,7 @@ async def materialise(session, planned: list[Planned], *, now: datetime) -> tupl
         if template.status == "active":
             template.next_occurrence = p.slot
         template.updated_at = now
+    await _occurrence_reminders(session, created, now=now)
     if created:
         await session.execute(_LINK_TASKS, {
             "template_ids": [c.planned.template.id for c in created],
@@ -211,6 +214,26 @@ async def materialise(session, planned: list[Planned], *, now: datetime) -> tupl
             "task_ids": [c.task.id for c in created],
         })
     return created, taken
+
+
+_OCCURRENCE_REMINDERS = text("""
+    INSERT INTO reminders (id, user_id, task_id, remind_at, before_due, created_at)
+    SELECT gen_random_uuid(), u.user_id, u.task_id, u.due - u.offset_, u.offset_, :now
+    FROM unnest(CAST(:users AS text[]), CAST(:task_ids AS uuid[]), CAST(:dues AS timestamptz[]),
+                CAST(:offsets AS interval[])) AS u(user_id, task_id, due, offset_)
+    WHERE u.due - u.offset_ > :now
+""")
+
+
+async def _occurrence_reminders(session, created: list[Created], *, now: datetime) -> None:
+    """Each new occurrence gets its template's reminders (those not already past), in the same
+    transaction as the task: the reminder agent schedules them when it sees the created event."""
+    rows = [(c.task.user_id, c.task.id, c.planned.slot, offset)
+            for c in created for offset in (getattr(c.planned.template, "reminders", None) or ())]
+    if rows:
+        users, task_ids, dues, offsets = (list(column) for column in zip(*rows))
+        await session.execute(_OCCURRENCE_REMINDERS,
+                              {"users": users, "task_ids": task_ids, "dues": dues, "offsets": offsets, "now": now})
 
 
 @dataclass(frozen=True)
@@ -269,6 +292,7 @@ async def create_template(
         description=fields.get("description"),
         priority=fields.get("priority", "MEDIUM"),
         tags=fields.get("tags", []),
+        reminders=fields.get("reminders", []),
         rule=rule.to_dict(),
         status="active",
         occurrences_created=0,

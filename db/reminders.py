@@ -1,8 +1,10 @@
-"""Reminder queries: the API's reads and writes, the scheduler's claim, the agent's shifts and drops."""
+"""Reminder queries: the API's reads and writes, what the schedule reads, the agent's shifts and drops."""
 
 from __future__ import annotations
 
+import json
 import uuid
+from collections.abc import AsyncIterator, Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -10,14 +12,9 @@ from sqlalchemy import delete, select, text
 
 from streams.rules.reminders import format_duration
 
+from .events import PUBLISH_LEASE, PendingEvent
 from .models import Reminder, Task
 from .serialize import iso
-
-#: A reminder handed to the `reminders` topic is not handed over again for this long, unless the
-#: notifier has marked it sent. If the message was lost (worker killed before the send), it goes
-#: out again once the lease is over; the notifier's unique key makes the second send harmless.
-CLAIM_LEASE = timedelta(seconds=10)
-
 
 class TaskNotFound(LookupError):
     def __init__(self, task_id: uuid.UUID) -> None:
@@ -110,41 +107,82 @@ async def user_reminders(session, user_id: str, *, upcoming: bool, limit: int) -
     return list((await session.execute(query.order_by(Reminder.remind_at, Reminder.id).limit(limit))).scalars())
 
 
-async def delete_reminder(session, user_id: str, reminder_id: uuid.UUID) -> bool:
-    result = await session.execute(
-        delete(Reminder).where(Reminder.id == reminder_id, Reminder.user_id == user_id)
-    )
-    return bool(result.rowcount)
+async def delete_reminder(session, user_id: str, reminder_id: uuid.UUID) -> uuid.UUID | None:
+    """Delete one of the user's reminders; its task's id, or None when the user has no such reminder."""
+    return (await session.execute(
+        delete(Reminder).where(Reminder.id == reminder_id, Reminder.user_id == user_id).returning(Reminder.task_id)
+    )).scalar_one_or_none()
 
 
-# The scheduler ----------------------------------------------------------------------------------
+# The schedule ------------------------------------------------------------------------------------
 
-_CLAIM = text("""
-    UPDATE reminders SET claimed_at = clock_timestamp()
-    WHERE id IN (
-        SELECT id FROM reminders
-        WHERE NOT sent AND remind_at <= clock_timestamp()
-          AND (claimed_at IS NULL OR claimed_at < clock_timestamp() - CAST(:lease AS interval))
-        ORDER BY remind_at
-        LIMIT :limit
-        FOR UPDATE SKIP LOCKED
-    )
-    RETURNING id, user_id, task_id, remind_at
+SCHEDULE_TOPIC = "reminder-schedule"
+
+_QUEUE_CHANGE = text("""
+    INSERT INTO outbox (event_id, topic, key, payload, created_at, next_attempt_at)
+    VALUES (:event_id, :topic, :user_id, CAST(:payload AS jsonb), :now, :next_attempt_at)
+    RETURNING id
 """)
 
 
-async def claim_due(session, *, limit: int, lease: timedelta = CLAIM_LEASE) -> list[Any]:
-    """Lease the reminders that are due and unsent (skipping those another worker holds), soonest first."""
-    rows = (await session.execute(_CLAIM, {"lease": lease, "limit": limit})).all()
-    return sorted(rows, key=lambda row: row.remind_at)
+async def schedule_change(session, user_id: str, task_id: uuid.UUID, *, reason: str, now: datetime) -> PendingEvent:
+    """Tell the reminder agent, through the outbox (so in the caller's transaction), that a task's
+    reminders changed; it re-reads them from Postgres, so the message carries no reminder data."""
+    event_id = uuid.uuid4()
+    payload = {"event_id": str(event_id), "user_id": user_id, "task_id": str(task_id), "reason": reason,
+               "occurred_at": iso(now)}
+    outbox_id = (await session.execute(_QUEUE_CHANGE, {
+        "event_id": event_id, "topic": SCHEDULE_TOPIC, "user_id": user_id, "payload": json.dumps(payload),
+        "now": now, "next_attempt_at": now + PUBLISH_LEASE,
+    })).scalar_one()
+    return PendingEvent(outbox_id, event_id, SCHEDULE_TOPIC, user_id, payload)
 
 
-async def seconds_to_next(session) -> float | None:
-    """Seconds until the next unsent reminder in the future is due (None when there is none)."""
-    return (await session.execute(text(
-        "SELECT CAST(extract(epoch FROM min(remind_at) - clock_timestamp()) AS float8) FROM reminders "
-        "WHERE NOT sent AND remind_at > clock_timestamp()"
-    ))).scalar()
+_PENDING_FOR_TASKS = text("""
+    SELECT id, user_id, task_id, remind_at FROM reminders
+    WHERE task_id = ANY(CAST(:task_ids AS uuid[])) AND NOT sent
+""")
+
+
+async def pending_for_tasks(session, task_ids: Iterable[uuid.UUID]) -> list[Any]:
+    """The unsent reminders of these tasks (id, user_id, task_id, remind_at): what the schedule should hold."""
+    ids = list(task_ids)
+    if not ids:
+        return []
+    return list((await session.execute(_PENDING_FOR_TASKS, {"task_ids": ids})).all())
+
+
+_PENDING_PAGE = text("""
+    SELECT id, user_id, task_id, remind_at FROM reminders
+    WHERE NOT sent AND id > :after
+    ORDER BY id
+    LIMIT :limit
+""")
+
+
+async def pending_pages(database, *, page: int = 5000) -> AsyncIterator[list[Any]]:
+    """Every unsent reminder, a page at a time (keyset on id): the schedule's rebuild reads these."""
+    after = uuid.UUID(int=0)
+    while True:
+        async with database.autocommit() as session:
+            rows = list((await session.execute(_PENDING_PAGE, {"after": after, "limit": page})).all())
+        if rows:
+            yield rows
+        if len(rows) < page:
+            return
+        after = rows[-1].id
+
+
+_OVERDUE = text("""
+    SELECT DISTINCT task_id FROM reminders
+    WHERE NOT sent AND remind_at <= clock_timestamp() - CAST(:grace AS interval)
+    LIMIT :limit
+""")
+
+
+async def overdue_tasks(session, *, grace: timedelta, limit: int) -> list[uuid.UUID]:
+    """Tasks with reminders overdue by more than `grace`: the schedule should have fired them by now."""
+    return [row.task_id for row in (await session.execute(_OVERDUE, {"grace": grace, "limit": limit})).all()]
 
 
 # The reminder agent ------------------------------------------------------------------------------
@@ -152,7 +190,7 @@ async def seconds_to_next(session) -> float | None:
 # Recomputed from the task row as it is now, not from the event, so replaying an old event is harmless.
 _SHIFT = text("""
     UPDATE reminders AS r
-    SET remind_at = t.due_date - r.before_due, claimed_at = NULL
+    SET remind_at = t.due_date - r.before_due
     FROM tasks AS t
     WHERE t.id = r.task_id AND r.task_id = :task_id AND r.before_due IS NOT NULL AND NOT r.sent
       AND t.due_date IS NOT NULL AND r.remind_at <> t.due_date - r.before_due

@@ -11,21 +11,23 @@ from .settings import get_settings
 
 TASK_EVENTS = "task-events"
 REMINDERS = "reminders"
+REMINDER_SCHEDULE = "reminder-schedule"
 TASK_UPDATES = "task-updates"
 TASK_EVENTS_DLQ = "task-events-dlq"
 
 #: Topics the application owns, created by `taskstream dev` and declared by workers.
-TOPICS = (TASK_EVENTS, REMINDERS, TASK_UPDATES, TASK_EVENTS_DLQ)
+TOPICS = (TASK_EVENTS, REMINDERS, REMINDER_SCHEDULE, TASK_UPDATES, TASK_EVENTS_DLQ)
 
 # Values are JSON bytes decoded by the agents themselves, so an undecodable message
 # reaches the agent (and the dead-letter topic) instead of failing inside Faust.
 task_events = app.topic(TASK_EVENTS, key_serializer="raw", value_serializer="raw")
 reminders = app.topic(REMINDERS, key_serializer="raw", value_serializer="raw")
+reminder_schedule = app.topic(REMINDER_SCHEDULE, key_serializer="raw", value_serializer="raw")
 task_updates = app.topic(TASK_UPDATES, key_serializer="raw", value_serializer="raw")
 task_events_dlq = app.topic(TASK_EVENTS_DLQ, key_serializer="raw", value_serializer="raw")
 
 
-OWNED = (task_events, reminders, task_updates, task_events_dlq)
+OWNED = (task_events, reminders, reminder_schedule, task_updates, task_events_dlq)
 
 
 def apply_topic_settings(app: faust.App) -> None:

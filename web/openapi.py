@@ -1221,12 +1221,18 @@ _RULE_OUTPUT: dict[str, Schema] = {
     "count": nullable({"type": "integer"}),
     "repeat_from": {"type": "string", "enum": ["due_date", "completion_date"]},
 }
-_TEMPLATE_INPUT = {name: INPUT_FIELDS[name] for name in ("title", "description", "priority", "tags")}
+_TEMPLATE_REMINDERS = described(
+    {"type": "array", "maxItems": 5, "items": {"type": "string", "examples": ["PT1H", "P1D"]}},
+    "Reminder offsets (ISO-8601 durations) before each occurrence's due date; each new occurrence gets one "
+    "reminder per offset (offsets already past when it is created are skipped).")
+_TEMPLATE_INPUT = {**{name: INPUT_FIELDS[name] for name in ("title", "description", "priority", "tags")},
+                   "reminders": _TEMPLATE_REMINDERS}
 
 _RECURRING_SCHEMAS: dict[str, Schema] = {
     "RecurringTask": closed_object({
         "id": UUID, "user_id": USER_ID, "title": {"type": "string"}, "description": nullable({"type": "string"}),
         "priority": {"type": "string", "enum": list(PRIORITIES)}, "tags": {"type": "array", "items": {"type": "string"}},
+        "reminders": _TEMPLATE_REMINDERS,
         **_RULE_OUTPUT,
         "status": described({"type": "string", "enum": ["active", "paused", "ended"]},
                             "Read-only. ended: end_date or count reached, no more occurrences."),
@@ -1235,7 +1241,7 @@ _RECURRING_SCHEMAS: dict[str, Schema] = {
         "occurrences_created": {"type": "integer", "minimum": 0},
         "version": {"type": "integer", "minimum": 1},
         "created_at": TIMESTAMP, "updated_at": TIMESTAMP,
-    }, required=("id", "user_id", "title", "description", "priority", "tags", *_RULE_OUTPUT, "status",
+    }, required=("id", "user_id", "title", "description", "priority", "tags", "reminders", *_RULE_OUTPUT, "status",
                  "next_occurrence", "occurrences_created", "version", "created_at", "updated_at")),
     "RecurringTaskCreate": closed_object({**_TEMPLATE_INPUT, **_RULE_INPUT}, required=("title", "start_date"),
                                          description="Template fields and the rule, side by side."),

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import timedelta
 from typing import Any
 
 from db.recurring import RULE_FIELDS, TEMPLATE_FIELDS
 from streams.rules.recurrence import Rule, RuleError, parse_rule
+from streams.rules.reminders import DurationError, parse_duration
 
 from . import validation as v
 from .errors import ValidationError
@@ -17,11 +19,34 @@ KIND_FIELDS = ("frequency", "cron", "rrule")
 KIND_SPECIFIC = ("frequency", "interval", "by_weekday", "by_month_day", "by_nth_weekday", "cron", "rrule")
 STATUSES = ("active", "paused", "ended")
 
+#: Most reminder offsets a template may carry (each occurrence gets one reminder per offset).
+MAX_TEMPLATE_REMINDERS = 5
+
+
+def reminder_offsets(value: Any) -> list[timedelta]:
+    """["PT1H", "P1D"] -> offsets before each occurrence's due date, de-duplicated, soonest-to-due last."""
+    if not isinstance(value, list):
+        raise ValidationError("reminders", 'must be a list of ISO-8601 durations before the due date, e.g. ["PT1H"]')
+    offsets: list[timedelta] = []
+    for n, item in enumerate(value):
+        try:
+            offset = parse_duration(item)
+        except DurationError as exc:
+            raise ValidationError(f"reminders[{n}]", str(exc)) from None
+        if offset not in offsets:
+            offsets.append(offset)
+    if len(offsets) > MAX_TEMPLATE_REMINDERS:
+        raise ValidationError("reminders", f"a template has at most {MAX_TEMPLATE_REMINDERS} reminders, "
+                              f"got {len(offsets)}")
+    return sorted(offsets, reverse=True)
+
+
 _TEMPLATE_VALIDATORS = {
     "title": v.title,
     "description": v.description,
     "priority": v.priority,
     "tags": v.tags,
+    "reminders": reminder_offsets,
 }
 
 

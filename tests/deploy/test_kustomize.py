@@ -7,7 +7,7 @@ import re
 
 import yaml
 
-TOPICS = {"task-events", "reminders", "task-updates"}
+TOPICS = {"task-events", "reminders", "reminder-schedule", "task-updates"}
 
 
 def _config(documents, manifests):

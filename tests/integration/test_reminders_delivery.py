@@ -69,8 +69,12 @@ async def test_a_reminder_fires_within_a_second_of_its_time_and_is_pushed_to_tas
     validator("notification-update.json").validate(pushed[0])
 
     messages = await read_topic(broker.url, "reminders", key=api.user_id, expect=1, timeout=5)
-    assert messages[0]["value"] == {"reminder_id": reminder["id"], "task_id": task["id"],
-                                    "remind_at": reminder["remind_at"]}
+    window = messages[0]["value"]
+    assert window["user_id"] == api.user_id
+    assert window["reminders"] == [{"reminder_id": reminder["id"], "task_id": task["id"],
+                                    "remind_at": reminder["remind_at"]}]
+    assert parse(window["window_start"]) <= parse(reminder["remind_at"]) < parse(window["window_start"]) + timedelta(
+        seconds=1)
     validator("reminder.json").validate(messages[0]["value"])
 
 

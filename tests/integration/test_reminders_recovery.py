@@ -1,4 +1,5 @@
-"""Postgres is the schedule: a restarted or SIGKILLed worker's reminders still fire, each exactly once.
+"""Postgres is the truth behind the schedule table: restarted, SIGKILLed or re-brokered workers' reminders
+still fire, each exactly once.
 
 This module runs its own database and broker, so the session worker (which would otherwise
 deliver these reminders itself) cannot stand in for the restarted one.
@@ -16,7 +17,7 @@ import aiohttp
 import asyncpg
 import pytest
 from reminders_support import isolated_stack
-from stack import Api, Worker
+from stack import Api, Worker, start_broker
 
 pytestmark = pytest.mark.integration
 
@@ -140,3 +141,39 @@ async def test_a_stale_relative_reminder_is_moved_to_the_tasks_due_date_not_fire
     row = await db.fetchrow("SELECT remind_at, sent_at FROM reminders WHERE id = $1", reminder_id)
     assert row["remind_at"] == due - timedelta(hours=1)
     assert row["sent_at"] >= row["remind_at"], "fired at the moved time, not the stale one"
+
+
+async def test_a_worker_on_an_empty_broker_rebuilds_the_schedule_from_postgres_and_fires_on_time(
+        isolated, tmp_path_factory, db):
+    url, _ = isolated
+    first = Worker(database_url=url, broker_url=isolated[1].url, data_dir=tmp_path_factory.mktemp("rw")).start()
+    try:
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as http:
+            api = Api(http, first.url, f"rebuilt-{uuid.uuid4()}")
+            task = await api.create(title="survives a new broker")
+            when = datetime.now(UTC) + timedelta(seconds=12)
+            status, reminder, _ = await api.call("POST", f"/api/tasks/{task['id']}/reminders",
+                                                 json_body={"remind_at": when.isoformat()})
+            assert status == 201
+            # Due while the new worker starts: no changelog to restore it from either.
+            status, soon, _ = await api.call("POST", f"/api/tasks/{task['id']}/reminders",
+                                             json_body={"remind_at": (datetime.now(UTC) + timedelta(seconds=1)).isoformat()})
+            assert status == 201
+    finally:
+        first.stop()
+    # A new, empty broker: no topics, no changelog. Only Postgres knows the reminders.
+    fresh = start_broker(tmp_path_factory.mktemp("fresh-broker"))
+    try:
+        second = Worker(database_url=url, broker_url=fresh.url, data_dir=tmp_path_factory.mktemp("rw")).start()
+        try:
+            ids = [reminder["id"], soon["id"]]
+            assert await wait_all_sent(db, ids, timeout=30) == 0
+            await asyncio.sleep(1)
+            assert await covering(db, ids) == {reminder["id"]: 1, soon["id"]: 1}
+            row = await db.fetchrow("SELECT remind_at, sent_at FROM reminders WHERE id = $1", uuid.UUID(reminder["id"]))
+            lateness = row["sent_at"] - row["remind_at"]
+            assert timedelta(0) <= lateness < timedelta(seconds=1.5), f"fired {lateness} after its time"
+        finally:
+            second.stop()
+    finally:
+        fresh.stop()

@@ -54,9 +54,12 @@ class TaskReminders(ApiView):
         remind_at, before_due = reminder_body(await self.body(request))
         try:
             async with self.transaction() as session:
+                now = self.clock()
                 reminder = await queries.create_reminder(
-                    session, self.user_id(request), ident, remind_at=remind_at, before_due=before_due,
-                    now=self.clock(),
+                    session, self.user_id(request), ident, remind_at=remind_at, before_due=before_due, now=now,
+                )
+                scheduled = await queries.schedule_change(
+                    session, self.user_id(request), ident, reason="reminder.created", now=now,
                 )
         except queries.TaskNotFound:
             raise not_found("task", ident) from None
@@ -66,6 +69,7 @@ class TaskReminders(ApiView):
             raise ValidationError(exc.field, str(exc)) from None
         except queries.TaskFinished as exc:
             raise ApiError(409, "conflict", str(exc), {"field": "task_id"}) from None
+        self.published([scheduled])
         return self.respond(
             queries.reminder_json(reminder), status=201, headers={"Location": f"/api/reminders/{reminder.id}"}
         )
@@ -89,8 +93,12 @@ class UserReminders(ApiView):
 class ReminderItem(ApiView):
     async def delete(self, request: web.Request, reminder_id: str) -> web.Response:
         ident = self.task_uuid(reminder_id, "reminder")
-        async with self.autocommit() as session:
-            deleted = await queries.delete_reminder(session, self.user_id(request), ident)
-        if not deleted:
-            raise not_found("reminder", ident)
+        async with self.transaction() as session:
+            task_id = await queries.delete_reminder(session, self.user_id(request), ident)
+            if task_id is None:
+                raise not_found("reminder", ident)
+            scheduled = await queries.schedule_change(
+                session, self.user_id(request), task_id, reason="reminder.deleted", now=self.clock(),
+            )
+        self.published([scheduled])
         return self.no_content()
