@@ -10,6 +10,7 @@ from streams import metrics
 from streams.app import app
 from streams.events import TaskEventRecord, UndecodableEvent, decode_event
 from streams.events import client_update as update_message
+from streams.producer import batching_producer
 from streams.topics import task_events, task_events_dlq, task_updates
 
 log = logging.getLogger(__name__)
@@ -44,6 +45,7 @@ async def dead_letter(message: Any, error: Exception) -> None:
 
 @app.agent(task_events)
 async def fan_out_updates(stream):
+    producer = await batching_producer(app)
     async for event in stream.events():
         message = event.message
         try:
@@ -52,5 +54,6 @@ async def fan_out_updates(stream):
             metrics.EVENTS_FAILED.labels(AGENT).inc()
             await dead_letter(message, exc)
             continue
-        await task_updates.send(key=record.user_id.encode(), value=json.dumps(client_update(record)).encode())
+        await producer.send(task_updates.get_topic_name(), key=record.user_id.encode(),
+                            value=json.dumps(client_update(record)).encode())
         metrics.EVENTS_PROCESSED.labels(AGENT).inc()

@@ -53,6 +53,7 @@ from db import reminders as queries
 from db.serialize import iso
 from streams.app import app
 from streams.events import UndecodableEvent, decode_event
+from streams.producer import batching_producer
 from streams.settings import get_settings
 from streams.topics import REMINDER_SCHEDULE, TASK_EVENTS
 from streams.topics import reminders as reminders_topic
@@ -364,6 +365,7 @@ def reminders_message(user_id: str, window: tuple[float, float], value: dict[str
 
 async def _fire(now: float) -> None:
     partitions = _partitions()
+    producer = await batching_producer(app)
     while index.heap and index.heap[0][0] <= now:
         _, user_id, window = heapq.heappop(index.heap)
         key = (user_id, window)
@@ -383,8 +385,9 @@ async def _fire(now: float) -> None:
         index.inflight[key] = time.monotonic()
         heapq.heappush(index.heap, (now + LEASE, user_id, window))
         try:
-            future = await reminders_topic.send(
-                key=user_id.encode(), value=json.dumps(reminders_message(user_id, window, value)).encode(),
+            future = await producer.send(
+                reminders_topic.get_topic_name(), key=user_id.encode(),
+                value=json.dumps(reminders_message(user_id, window, value)).encode(),
             )
         except Exception as exc:
             log.warning("could not send the reminders of user %s to %s; sent again in %.0f s: %s",
@@ -514,6 +517,7 @@ async def notify_reminders(stream):
 
 async def _push(results: list[notification_queries.Delivered]) -> None:
     """Tell the user's devices (via task-updates); the notification is already stored either way."""
+    producer = await batching_producer(app)
     for result in results:
         notification = result.notification
         if notification is None:
@@ -525,7 +529,7 @@ async def _push(results: list[notification_queries.Delivered]) -> None:
             "occurred_at": iso(datetime.now(UTC)),
         }
         try:
-            await task_updates.send(key=user_id.encode(), value=json.dumps(update).encode())
+            await producer.send(task_updates.get_topic_name(), key=user_id.encode(), value=json.dumps(update).encode())
         except Exception as exc:
             log.warning("could not push notification %s to %s: %s", notification["id"],
                         task_updates.get_topic_name(), exc)
