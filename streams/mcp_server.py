@@ -423,7 +423,8 @@ class TaskTools:
     async def create_recurring_task(self, args: dict[str, Any]) -> tuple[Any, str]:
         rule_fields = ("frequency", "interval", "by_weekday", "by_month_day", "by_nth_weekday", "cron", "rrule",
                        "count", "repeat_from")
-        body = {k: args[k] for k in ("title", "description", "priority", "tags", *rule_fields) if k in args}
+        body = {k: args[k] for k in ("title", "description", "priority", "tags", "reminders", *rule_fields)
+                if k in args}
         tz = self._zone(args)
         body["timezone"] = str(tz.key)
         start = self._when({**args, "start_date": args.get("start_date") or "9am"}, "start_date")
@@ -630,6 +631,9 @@ class TaskTools:
                                       "default": "due_date",
                                       "description": "completion_date: the next one counts from when the previous "
                                                      "was completed."},
+                      "reminders": {"type": "array", "maxItems": 5, "items": {"type": "string", "examples": ["PT1H"]},
+                                    "description": "Reminders before each occurrence's due date, as ISO-8601 "
+                                                   "durations: PT15M, PT1H, P1D."},
                       "timezone": TIMEZONE}, ("title",)),
                  self.create_recurring_task),
             Tool("list_recurring_tasks", "List the user's recurring tasks (templates) with their schedules, status "

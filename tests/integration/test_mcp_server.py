@@ -287,11 +287,16 @@ async def test_recurring_tasks_are_created_listed_paused_and_deleted(mcp, user_a
         assert "this server does not support recurring tasks yet (404 from GET /api/recurring-tasks)" in text
         pytest.skip("this server does not support recurring tasks yet (404 from GET /api/recurring-tasks)")
     template, text = await ok(mcp, "create_recurring_task", title="Water the plants", frequency="WEEKLY",
-                              by_weekday=["MO", "TH"], start_date="next monday 8am")
+                              by_weekday=["MO", "TH"], start_date="next monday 8am", reminders=["PT15M"])
     assert template["status"] == "active" and template["timezone"] == "Europe/Berlin"
+    assert template["reminders"] == ["PT15M"]
     assert "Created recurring task 'Water the plants'" in text and "08:00 Europe/Berlin" in text
     status, stored, _ = await user_api.call("GET", f"/api/recurring-tasks/{template['id']}")
     assert status == 200 and stored["by_weekday"] == ["MO", "TH"]
+    first = await user_api.call("GET", f"/api/recurring-tasks/{template['id']}/occurrences")
+    task_id = first[1]["past"][0]["task_id"]
+    status, reminders, _ = await user_api.call("GET", f"/api/tasks/{task_id}/reminders")
+    assert [r["before_due"] for r in reminders["reminders"]] == ["PT15M"], "the occurrence got its reminder"
 
     listed, _ = await ok(mcp, "list_recurring_tasks", status="active")
     assert template["id"] in {t["id"] for t in listed["recurring_tasks"]}
