@@ -19,8 +19,11 @@ log = logging.getLogger(__name__)
 
 TICK = 0.5
 CLAIM_BATCH = 20
-#: Every SMTP conversation is bounded (connect, each command, the whole message).
+#: Every SMTP conversation is bounded: each step (connect, each command, the message) ...
 TIMEOUT = 15.0
+#: ... and the whole conversation, well inside the 60 s claim lease (db/email.py), so a slow server
+#: never has another worker send the same email meanwhile.
+TOTAL_TIMEOUT = 40.0
 
 
 def build_message(config: SmtpConfig, row: Any) -> EmailMessage:
@@ -57,7 +60,7 @@ class EmailSender(Service):
             async with app.database.transaction() as session:
                 due = await queries.claim_due(session, limit=CLAIM_BATCH)
         except Exception as exc:
-            log.warning("email sender could not read queued emails: %s", exc)
+            log.warning("email sender could not read queued emails: %s: %s", type(exc).__name__, exc)
             return
         if due:
             await asyncio.gather(*(self._send(row) for row in due))
@@ -68,12 +71,17 @@ class EmailSender(Service):
         config = self._config
         error = ""
         try:
-            await aiosmtplib.send(
-                build_message(config, row), hostname=config.host, port=config.port, username=config.username,
-                password=config.password, use_tls=config.use_tls, timeout=TIMEOUT,
-            )
+            async with asyncio.timeout(TOTAL_TIMEOUT):
+                await aiosmtplib.send(
+                    build_message(config, row), hostname=config.host, port=config.port, username=config.username,
+                    password=config.password, use_tls=config.use_tls, timeout=TIMEOUT,
+                )
         except asyncio.CancelledError:
             raise
+        except aiosmtplib.SMTPTimeoutError as exc:
+            error = f"SMTPTimeoutError: {exc} (no answer within {TIMEOUT:.0f} s)"
+        except TimeoutError:
+            error = f"timed out: the SMTP conversation took longer than {TOTAL_TIMEOUT:.0f} s"
         except Exception as exc:
             error = f"{type(exc).__name__}: {exc}"
         try:

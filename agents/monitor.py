@@ -19,7 +19,7 @@ async def measure_outbox() -> None:
         async with app.database.autocommit() as session:
             count, oldest = await queries.backlog(session)
     except Exception as exc:
-        log.warning("could not measure the outbox backlog: %s", exc)
+        log.warning("could not measure the outbox backlog: %s: %s", type(exc).__name__, exc)
         return
     metrics.OUTBOX_BACKLOG.set(count)
     age = (datetime.now(timezone.utc) - oldest).total_seconds() if oldest else 0.0

@@ -100,7 +100,8 @@ def _failure_kind(exc: BaseException) -> str | None:
             return "conflict"
         if exc.connection_invalidated or isinstance(exc, (sa_exc.OperationalError, sa_exc.InterfaceError)):
             return "unavailable"
-        if state.startswith("08") or state in ("57P01", "57P02", "57P03", "53300"):
+        # 57014: cancelled by DATABASE_STATEMENT_TIMEOUT_MS: the database is slow, the event is fine.
+        if state.startswith("08") or state in ("57P01", "57P02", "57P03", "53300", "57014"):
             return "unavailable"
         return None
     if isinstance(exc, (ConnectionError, OSError, asyncio.TimeoutError, sa_exc.TimeoutError)):

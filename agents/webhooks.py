@@ -82,7 +82,7 @@ class WebhookDispatcher(Service):
             async with app.database.transaction() as session:
                 due = await queries.claim_due(session, limit=CLAIM_BATCH)
         except Exception as exc:
-            log.warning("webhook dispatcher could not read due deliveries: %s", exc)
+            log.warning("webhook dispatcher could not read due deliveries: %s: %s", type(exc).__name__, exc)
             return
         if due:
             await asyncio.gather(*(self._attempt(row) for row in due))

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import AsyncIterator
 
+from sqlalchemy import exc as sa_exc
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
@@ -18,6 +21,54 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 #: an average user, which for a user with 50,000 tasks sorted 9,000 matching rows instead of walking
 #: an index (91 ms instead of 9 ms in the query benchmark's EXPLAIN).
 SERVER_SETTINGS = {"pg_trgm.word_similarity_threshold": "0.4", "plan_cache_mode": "force_custom_plan"}
+#: The client gives up on a statement this long after the server's statement_timeout should have
+#: cancelled it: a server that stopped answering (a network partition) must not hold a request forever.
+CLIENT_TIMEOUT_MARGIN = 2.0
+
+#: SQLSTATEs that mean "the database is unavailable right now", not "the request is wrong":
+#: connection exceptions (class 08), the server shutting down or starting (57P01-57P03), too many
+#: connections (53300).
+_UNAVAILABLE_STATES = ("57P01", "57P02", "57P03", "53300")
+#: query_canceled: the statement timeout (or an operator's pg_cancel_backend).
+_CANCELLED = "57014"
+_RETRY = "retry shortly"
+
+
+@dataclass(frozen=True)
+class Unavailable:
+    """Why a request could not be served by the database, in words a client can act on."""
+
+    reason: str
+    message: str
+
+
+def _limit(ms: int | None) -> str:
+    return f"{ms / 1000:g} s" if ms else "its time limit"
+
+
+def describe_failure(
+    exc: BaseException, *, statement_timeout_ms: int | None = None, connect_timeout_ms: int | None = None
+) -> Unavailable | None:
+    """An Unavailable when `exc` means the database is unreachable or too slow right now (worth a
+    503 and a retry), None for any other error (a bug, or a constraint the caller maps itself)."""
+    if isinstance(exc, sa_exc.TimeoutError):
+        return Unavailable("pool_timeout", f"no database connection became free within "
+                                           f"{_limit(connect_timeout_ms)} (the service is overloaded); {_RETRY}")
+    if isinstance(exc, sa_exc.DBAPIError):
+        state = getattr(exc.orig, "sqlstate", None) or ""
+        if state == _CANCELLED:
+            return Unavailable("statement_timeout", f"the database did not finish within "
+                                                    f"{_limit(statement_timeout_ms)} (statement timeout); {_RETRY}")
+        if (exc.connection_invalidated or isinstance(exc, (sa_exc.OperationalError, sa_exc.InterfaceError))
+                or state.startswith("08") or state in _UNAVAILABLE_STATES):
+            return Unavailable("unreachable", f"the database is not reachable right now; {_RETRY}")
+        return None
+    # TimeoutError before OSError, its base class: connecting, or the client-side statement bound.
+    if isinstance(exc, (asyncio.TimeoutError, TimeoutError)):
+        return Unavailable("timeout", f"the database did not answer in time; {_RETRY}")
+    if isinstance(exc, (ConnectionError, OSError)):
+        return Unavailable("unreachable", f"the database is not reachable right now; {_RETRY}")
+    return None
 
 
 def redact_url(url: str) -> str:
@@ -49,18 +100,37 @@ class Database:
     """One engine per process, created at start-up and disposed at shutdown.
 
     No pre-ping: it costs three round trips per checkout. A connection the server dropped fails
-    its request with a 503 and is discarded; the next checkout connects afresh.
+    its request with a 503 and is discarded; a disconnect invalidates the whole pool, so the next
+    checkouts connect afresh and a restarted server is used again without a worker restart.
+
+    The worker passes timeouts, so nothing waits on the database unbounded: `statement_timeout_ms`
+    (the server cancels a longer statement; the client gives up CLIENT_TIMEOUT_MARGIN later) and
+    `connect_timeout_ms` (connecting, and waiting for a free pooled connection). Tools such as
+    `taskstream seed` pass none: a bulk COPY may run for minutes.
     """
 
-    def __init__(self, url: str, *, pool_size: int = 10, echo: bool = False) -> None:
+    def __init__(self, url: str, *, pool_size: int = 10, echo: bool = False, statement_timeout_ms: int | None = None,
+                 connect_timeout_ms: int | None = None) -> None:
         self.url = url
+        self.statement_timeout_ms = statement_timeout_ms or None
+        self.connect_timeout_ms = connect_timeout_ms
+        server_settings = dict(SERVER_SETTINGS)
+        connect_args: dict = {"server_settings": server_settings}
+        pool_options: dict = {}
+        if self.statement_timeout_ms:
+            server_settings["statement_timeout"] = str(self.statement_timeout_ms)
+            connect_args["command_timeout"] = self.statement_timeout_ms / 1000 + CLIENT_TIMEOUT_MARGIN
+        if connect_timeout_ms:
+            connect_args["timeout"] = connect_timeout_ms / 1000
+            pool_options["pool_timeout"] = connect_timeout_ms / 1000
         self.engine: AsyncEngine = create_async_engine(
             url,
             pool_size=pool_size,
             max_overflow=pool_size,
             echo=echo,
             json_serializer=lambda obj: json.dumps(obj, separators=(",", ":")),
-            connect_args={"server_settings": SERVER_SETTINGS},
+            connect_args=connect_args,
+            **pool_options,
         )
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         _observe(self.engine)
@@ -84,6 +154,11 @@ class Database:
     async def ping(self) -> None:
         async with self.engine.connect() as conn:
             await conn.execute(text("SELECT 1"))
+
+    def describe_failure(self, exc: BaseException) -> Unavailable | None:
+        """See the module's describe_failure; the message names this engine's limits."""
+        return describe_failure(exc, statement_timeout_ms=self.statement_timeout_ms,
+                                connect_timeout_ms=self.connect_timeout_ms)
 
     async def dispose(self) -> None:
         await self.engine.dispose()

@@ -1,21 +1,30 @@
-"""Bearer-token authentication: HS256 JWTs whose `sub` is the user id."""
+"""Bearer-token authentication: JWTs whose `sub` is the user id; HS256 with JWT_SECRET, RS256 from JWT_JWKS_URL."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import re
 import secrets
 import time
 from functools import lru_cache
 from pathlib import Path
 
 import jwt
+from aiohttp import web
 
 from streams.settings import Settings, get_settings
 
 from .errors import unauthorized
 
+log = logging.getLogger("taskstream.auth")
+
 ALGORITHM = "HS256"
+JWKS_ALGORITHM = "RS256"
 LEEWAY_SECONDS = 10
 SECRET_FILE = "jwt-secret"
+#: An `alg` or `kid` short and plain enough to quote back in an error message.
+QUOTABLE = re.compile(r"^[A-Za-z0-9._-]{1,40}$")
 
 
 class MissingSecret(RuntimeError):
@@ -49,10 +58,81 @@ def signing_secret(settings: Settings) -> str:
     )
 
 
+class JwksKeys:
+    """RS256 public keys from JWT_JWKS_URL, held in PyJWKClient's cache (refetched after LIFESPAN seconds,
+    or for an unknown key id at most once per COOLDOWN seconds).
+
+    PyJWKClient fetches with blocking I/O, so fetching happens only in `refresh`, on a thread, awaited
+    by the middleware before the request is authenticated; verifying reads the cache and never blocks."""
+
+    LIFESPAN = 300.0
+    TIMEOUT = 5.0
+    COOLDOWN = 30.0
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.client = jwt.PyJWKClient(url, cache_jwk_set=True, lifespan=self.LIFESPAN, timeout=self.TIMEOUT,
+                                      cooldown_duration=self.COOLDOWN)
+        self._next_warning = 0.0
+
+    def cached(self, kid: object) -> jwt.PyJWK | None:
+        jwk_set = self.client.jwk_set_cache.get() if self.client.jwk_set_cache is not None else None
+        if jwk_set is None or not isinstance(kid, str):
+            return None
+        return next((key for key in jwk_set.keys if key.key_id == kid and key.public_key_use in ("sig", None)), None)
+
+    async def refresh(self, token: str) -> None:
+        """Make sure the key an RS256 `token` names is cached, fetching the key set if it is not."""
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.InvalidTokenError:
+            return  # verification will say what is wrong with it
+        kid = header.get("kid")
+        if header.get("alg") != JWKS_ALGORITHM or not isinstance(kid, str) or self.cached(kid) is not None:
+            return
+        try:
+            await asyncio.to_thread(self.client.get_signing_key, kid)
+        except jwt.PyJWKClientError as exc:
+            # An unknown key id is the client's problem (it gets a 401); an unreachable key set is ours.
+            if isinstance(exc, jwt.PyJWKClientConnectionError) and time.monotonic() >= self._next_warning:
+                self._next_warning = time.monotonic() + self.COOLDOWN
+                log.warning("cannot fetch the JWT key set from JWT_JWKS_URL (%s); RS256 tokens get 401 "
+                            "until it answers", type(exc.__cause__ or exc).__name__)
+
+
 @lru_cache(maxsize=1)
-def _verifier() -> tuple[str, Settings]:
+def jwks_keys() -> JwksKeys | None:
+    """The key set at JWT_JWKS_URL, when one is configured."""
+    url = get_settings().jwt_jwks_url
+    return JwksKeys(url) if url else None
+
+
+@lru_cache(maxsize=1)
+def _verifier() -> tuple[str | None, Settings, JwksKeys | None]:
     settings = get_settings()
-    return signing_secret(settings), settings
+    keys = jwks_keys()
+    try:
+        secret = signing_secret(settings)
+    except MissingSecret:
+        if keys is None:
+            raise
+        secret = None  # RS256 tokens from the key set only
+    return secret, settings, keys
+
+
+def presented_tokens(request: web.Request) -> list[str]:
+    """The tokens a request carries: in the Authorization header, or for a WebSocket the `token`
+    parameter or the `bearer, <token>` subprotocol."""
+    found = []
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        found.append(token.strip())
+    if request.query.get("token"):
+        found.append(request.query["token"])
+    offered = [p.strip() for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",") if p.strip()]
+    if len(offered) == 2 and offered[0].lower() == "bearer":
+        found.append(offered[1])
+    return found
 
 
 def issue_token(user_id: str, *, ttl: int, settings: Settings | None = None, now: float | None = None) -> str:
@@ -68,12 +148,32 @@ def issue_token(user_id: str, *, ttl: int, settings: Settings | None = None, now
 
 def verify_token(token: str) -> str:
     """The user id in a valid token; raises ApiError(401) saying what is wrong, never echoing the token."""
-    secret, settings = _verifier()
+    secret, settings, keys = _verifier()
+    try:
+        header = jwt.get_unverified_header(token)
+    except jwt.InvalidTokenError:
+        raise unauthorized("the token is malformed (not a signed JWT)") from None
+    algorithm = header.get("alg")
+    accepted = ", ".join(a for a, ok in ((ALGORITHM, secret is not None), (JWKS_ALGORITHM, keys is not None)) if ok)
+    if keys is not None and algorithm == JWKS_ALGORITHM:
+        key = keys.cached(header.get("kid"))
+        if key is None:
+            kid = header.get("kid")
+            named = f"key {kid!r}" if isinstance(kid, str) and QUOTABLE.match(kid) else "its key"
+            raise unauthorized(f"the token names {named}, which is not in the key set at JWT_JWKS_URL "
+                               "(or the key set could not be fetched)")
+        verification_key: object = key.key
+    elif algorithm == ALGORITHM and secret is not None:
+        verification_key = secret
+    else:
+        named = repr(algorithm) if isinstance(algorithm, str) and QUOTABLE.match(algorithm) else "an algorithm"
+        raise unauthorized(f"the token is signed with {named}, which this server does not accept (accepted: "
+                           f"{accepted})")
     try:
         claims = jwt.decode(
             token,
-            secret,
-            algorithms=[ALGORITHM],
+            verification_key,
+            algorithms=[algorithm],
             issuer=settings.jwt_issuer,
             audience=settings.jwt_audience,
             leeway=LEEWAY_SECONDS,

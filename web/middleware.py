@@ -1,4 +1,5 @@
-"""aiohttp middlewares: request ids, authentication and the mapping of every failure to JSON."""
+"""aiohttp middlewares: request ids, rate limits, CORS, authentication, security headers and the mapping of
+every failure to JSON."""
 
 from __future__ import annotations
 
@@ -10,22 +11,27 @@ import uuid
 from typing import Awaitable, Callable
 
 from aiohttp import web
-from sqlalchemy import exc as sa_exc
 
+from db.engine import Unavailable, describe_failure
 from streams import metrics
 from streams.logs import request_id_var, user_id_var
+from streams.settings import Settings, get_settings
 
-from .auth import bearer_token, verify_token
+from . import ratelimit
+from .auth import bearer_token, jwks_keys, presented_tokens, verify_token
 from .errors import ApiError
+from .security import Cors, add_security_headers
 
 log = logging.getLogger("taskstream.web")
 access_log = logging.getLogger("taskstream.access")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+Middleware = Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 #: Typed request keys (aiohttp warns about plain string keys).
 REQUEST_ID_KEY = web.RequestKey("request_id", str)
 USER_ID_KEY = web.RequestKey("user_id", str)
+RATE_LIMITS_KEY = web.RequestKey("rate_limits", list)
 
 # aiohttp's own HTTP errors (no route, wrong method, body too large) in our JSON shape.
 _HTTP_ERRORS = {
@@ -35,12 +41,11 @@ _HTTP_ERRORS = {
 }
 
 
-def _database_down(exc: BaseException) -> bool:
-    if isinstance(exc, (ConnectionError, OSError, asyncio.TimeoutError)):
-        return True
-    if isinstance(exc, sa_exc.DBAPIError):
-        return exc.connection_invalidated or isinstance(exc, (sa_exc.OperationalError, sa_exc.InterfaceError))
-    return isinstance(exc, sa_exc.TimeoutError)
+def _database_failure(exc: BaseException) -> Unavailable | None:
+    """The database unreachable or too slow (a 503 worth retrying), with the limit that was hit."""
+    settings = get_settings()
+    return describe_failure(exc, statement_timeout_ms=settings.database_statement_timeout_ms,
+                            connect_timeout_ms=settings.database_connect_timeout_ms)
 
 
 def route_template(request: web.Request) -> str:
@@ -93,10 +98,12 @@ async def errors_and_request_id(request: web.Request, handler: Handler) -> web.S
     except asyncio.CancelledError:
         raise
     except Exception as exc:
-        if _database_down(exc):
-            log.warning("database unavailable during %s %s: %s", request.method, request.path, type(exc).__name__)
+        failure = _database_failure(exc)
+        if failure is not None:
+            log.warning("database unavailable during %s %s: %s (%s)", request.method, request.path,
+                        failure.reason, type(exc).__name__)
             response = ApiError(
-                503, "database_unavailable", "the database is not reachable right now; retry shortly",
+                503, "database_unavailable", failure.message, {"reason": failure.reason},
                 headers={"Retry-After": "1"},
             ).response()
         else:
@@ -106,18 +113,75 @@ async def errors_and_request_id(request: web.Request, handler: Handler) -> web.S
             ).response()
     if not response.prepared:  # a WebSocket has sent its headers already
         response.headers["X-Request-ID"] = request_id
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Referrer-Policy", "no-referrer")
     return response
+
+
+def harden(cors: Cors) -> Middleware:
+    """Outside the error mapping, so every answer gets them, errors and 404s included: security
+    headers, CORS headers for an allowed origin, and the RateLimit headers of the buckets checked."""
+
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        request[RATE_LIMITS_KEY] = []
+        response = await handler(request)
+        if not response.prepared:  # a WebSocket has sent its headers already
+            add_security_headers(response)
+            cors.add_headers(request, response)
+            for name, value in ratelimit.headers(request[RATE_LIMITS_KEY]).items():
+                response.headers.setdefault(name, value)
+        return response
+
+    return middleware
+
+
+def admit(limiter: ratelimit.RateLimiter | None, cors: Cors, settings: Settings) -> Middleware:
+    """Before anything costly: the client address's bucket (every route but the probes), then CORS preflights."""
+
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if limiter is not None and request.path not in ratelimit.EXEMPT_PATHS:
+            address = ratelimit.client_address(request.remote, request.headers.getall("X-Forwarded-For", ()),
+                                               settings.trusted_proxies)
+            await limiter.check_address(address, request[RATE_LIMITS_KEY])
+        if Cors.is_preflight(request):
+            return cors.preflight(request)
+        return await handler(request)
+
+    return middleware
 
 
 @web.middleware
 async def authenticate(request: web.Request, handler: Handler) -> web.StreamResponse:
+    keys = jwks_keys() if request.path.startswith("/api/") or request.path == "/ws" else None
+    if keys is not None:
+        for token in presented_tokens(request):
+            await keys.refresh(token)  # so that verifying, here or in the WebSocket view, never fetches
     if request.path.startswith("/api/"):
         request[USER_ID_KEY] = verify_token(bearer_token(request.headers.get("Authorization")))
         user_id_var.set(request[USER_ID_KEY])
     return await handler(request)
 
 
-def middlewares() -> list:
-    return [observe, errors_and_request_id, authenticate]
+def limit_users(limiter: ratelimit.RateLimiter) -> Middleware:
+    """The signed-in user's bucket for writes or for reads (per user, whichever worker or address)."""
+
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        user_id = request.get(USER_ID_KEY)
+        if user_id is not None:
+            await limiter.check_user(user_id, request.method, request[RATE_LIMITS_KEY])
+        return await handler(request)
+
+    return middleware
+
+
+def middlewares(settings: Settings | None = None, *, clock: ratelimit.Clock | None = None) -> list[Middleware]:
+    """The chain, outermost first; `clock` replaces the rate limiter's (tests)."""
+    settings = settings or get_settings()
+    cors = Cors(settings.cors_origins)
+    limiter = None
+    if settings.rate_limits is not None:
+        store = ratelimit.make_store(settings.rate_limit_store, settings.rate_limits, clock=clock or time.monotonic)
+        limiter = ratelimit.RateLimiter(settings.rate_limits, store)
+    chain = [observe, harden(cors), errors_and_request_id, admit(limiter, cors, settings), authenticate]
+    return chain + [limit_users(limiter)] if limiter is not None else chain

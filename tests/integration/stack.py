@@ -69,6 +69,8 @@ class Worker:
             "WEB_PORT": str(self.port),
             "WEB_BIND": "127.0.0.1",
             "DATA_DIR": str(data_dir),
+            # Tests create many tasks quickly; the tests of rate limiting pass RATE_LIMIT themselves.
+            "RATE_LIMIT": "off",
             **(extra_env or {}),
         }
         self.process: subprocess.Popen | None = None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import warnings
 
 import jwt
 import pytest
@@ -21,6 +22,13 @@ def unsigned_token(claims: dict) -> str:
     return f"{part({'alg': 'none', 'typ': 'JWT'})}.{part(claims)}."
 
 
+def hs512_token(make_token) -> str:
+    """Signed with the right secret, but HS512 (PyJWT warns that secret is short for SHA-512: beside the point)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", jwt.warnings.InsecureKeyLengthWarning)
+        return make_token("alice", algorithm="HS512")
+
+
 def bad_authorization(make_token) -> dict[str, str | None]:
     return {
         "missing header": None,
@@ -34,11 +42,15 @@ def bad_authorization(make_token) -> dict[str, str | None]:
         "empty sub": "Bearer " + make_token(""),
         "alg none": "Bearer " + unsigned_token({"sub": "alice", "exp": 9_999_999_999}),
         "no exp": "Bearer " + jwt.encode({"sub": "alice"}, JWT_SECRET),
+        "issued in the future": "Bearer " + make_token("alice", iat=9_999_999_999, ttl=3600),
+        "HS512 instead of HS256": "Bearer " + hs512_token(make_token),
+        "not base64": "Bearer eyJ!!!.eyJ!!!.sig",
     }
 
 
 CASES = ["missing header", "not bearer", "empty bearer", "garbage", "wrong key", "expired", "not yet valid",
-         "missing sub", "empty sub", "alg none", "no exp"]
+         "missing sub", "empty sub", "alg none", "no exp", "issued in the future", "HS512 instead of HS256",
+         "not base64"]
 
 
 @pytest.mark.parametrize("case", CASES)
@@ -65,3 +77,13 @@ async def test_expired_and_not_yet_valid_tokens_say_why(api, make_token):
     status, body, _ = await api.call("GET", "/api/tasks", auth=False,
                                      headers={"Authorization": cases["not yet valid"]})
     assert "not valid yet" in body["message"]
+
+
+async def test_tokens_issued_in_the_future_or_with_another_algorithm_say_why(api, make_token):
+    cases = bad_authorization(make_token)
+    _, body, _ = await api.call("GET", "/api/tasks", auth=False,
+                                headers={"Authorization": cases["issued in the future"]})
+    assert "not valid yet" in body["message"]
+    _, body, _ = await api.call("GET", "/api/tasks", auth=False,
+                                headers={"Authorization": cases["HS512 instead of HS256"]})
+    assert "'HS512'" in body["message"] and "HS256" in body["message"]

@@ -14,6 +14,7 @@ TABLES = {
     "tasks", "task_events", "user_sequences", "outbox", "saved_views",
     "recurring_tasks", "recurrence_occurrences", "processed_events", "calendar_tokens",
     "reminders", "notifications", "webhooks", "webhook_deliveries", "notification_settings", "email_deliveries",
+    "rate_limits",
 }
 
 
@@ -29,7 +30,7 @@ def test_upgrade_to_head_then_downgrade_to_base_and_up_again(embedded_pg):
     try:
         migrate.upgrade(url)
         assert TABLES <= tables(embedded_pg, name)
-        assert embedded_pg.psql(name, "SELECT version_num FROM alembic_version").strip() == "0005"
+        assert embedded_pg.psql(name, "SELECT version_num FROM alembic_version").strip() == "0006"
 
         migrate.downgrade(url, "base")
         assert tables(embedded_pg, name) == {"alembic_version"}

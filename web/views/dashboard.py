@@ -8,6 +8,7 @@ from aiohttp import web
 
 from streams.app import app
 
+from .. import security
 from ..errors import ApiError
 from .base import ApiView
 
@@ -28,20 +29,8 @@ CONTENT_TYPES = {
     ".woff2": "font/woff2",
 }
 
-#: Everything from this origin and nothing inline: a token in sessionStorage is only as safe as the
-#: scripts that may run next to it. connect-src names ws:/wss: because 'self' does not cover
-#: WebSocket URLs in every browser.
-CONTENT_SECURITY_POLICY = "; ".join((
-    "default-src 'self'",
-    "script-src 'self'",
-    "style-src 'self'",
-    "img-src 'self' data:",
-    "connect-src 'self' ws: wss:",
-    "object-src 'none'",
-    "base-uri 'none'",
-    "form-action 'self'",
-    "frame-ancestors 'none'",
-))
+#: The middleware sets it on every HTML page; sent here too so the page never goes out without it.
+CONTENT_SECURITY_POLICY = security.CONTENT_SECURITY_POLICY
 
 #: No hashed file names (nothing is built), so browsers revalidate every time; the ETag and
 #: Last-Modified FileResponse sends make that a cheap 304.
