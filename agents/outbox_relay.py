@@ -21,6 +21,9 @@ log = logging.getLogger(__name__)
 BATCH = 500
 SCAN_INTERVAL = 1.0
 PURGE_AFTER = timedelta(hours=24)
+#: A stopping worker publishes what it still holds for at most this long; whatever is left stays in
+#: the outbox for the next sweep (of any worker).
+FLUSH_ON_STOP = 5.0
 
 
 class OutboxRelay(Service):
@@ -35,6 +38,8 @@ class OutboxRelay(Service):
         self._wakeup = asyncio.Event()
         # Outbox ids queued or being sent here, so the sweep never queues the same row twice.
         self._known: set[int] = set()
+        # One batch at a time, so one user's events reach the topic in commit order.
+        self._sending = asyncio.Lock()
         self.published = 0
         self.failed = 0
 
@@ -53,11 +58,37 @@ class OutboxRelay(Service):
                 self._wakeup.clear()
                 await self.wait_first(self._wakeup.wait(), timeout=SCAN_INTERVAL)
                 continue
+            await self._send_next_batch()
+
+    async def _send_next_batch(self) -> None:
+        async with self._sending:
             batch = [self._queue.popleft() for _ in range(min(BATCH, len(self._queue)))]
             try:
                 await self._send(batch)
             finally:
                 self._known.difference_update(e.outbox_id for e in batch)
+
+    async def on_stop(self) -> None:
+        """Publish what the last requests handed over while the producer still runs (it stops after
+        this service), so a worker stopping normally leaves nothing behind for another's sweep."""
+        if not self._queue and not self._sending.locked():
+            return
+        published, failed = self.published, self.failed
+        try:
+            await asyncio.wait_for(self._flush(), FLUSH_ON_STOP)
+        except asyncio.TimeoutError:
+            log.warning("stopping after %.0f s without the broker's confirmation of every event (%d more were "
+                        "queued; is the broker reachable?); they stay in the outbox and the next sweep of any worker "
+                        "publishes them", FLUSH_ON_STOP, len(self._queue))
+        else:
+            log.info("published %d events while stopping; %d failed and stay in the outbox for the next sweep",
+                     self.published - published, self.failed - failed)
+
+    async def _flush(self) -> None:
+        async with self._sending:
+            pass  # the batch being sent now, if any, is confirmed first
+        while self._queue:
+            await self._send_next_batch()
 
     async def _send(self, batch: list[PendingEvent]) -> None:
         producer = self.app.producer
@@ -82,7 +113,8 @@ class OutboxRelay(Service):
                 metrics.KAFKA_PUBLISHED.labels(event.topic, "ok").inc()
                 metrics.KAFKA_PUBLISH_LATENCY.labels(event.topic).observe(time.perf_counter() - sent_at)
             except Exception as exc:
-                log.warning("publishing event %s to %s failed: %s", event.event_id, event.topic, exc)
+                log.warning("publishing event %s to %s failed: %s: %s", event.event_id, event.topic,
+                            type(exc).__name__, exc)
                 failed.setdefault(f"{type(exc).__name__}: {exc}", []).append(event.outbox_id)
                 metrics.KAFKA_PUBLISHED.labels(event.topic, "error").inc()
         try:
@@ -92,7 +124,7 @@ class OutboxRelay(Service):
                     await queries.mark_failed(session, ids, error)
         except Exception as exc:
             # The events are on the broker; at worst the relay sends them again (consumers dedupe).
-            log.warning("could not record %d published events in the outbox: %s", len(ok), exc)
+            log.warning("could not record %d published events in the outbox: %s: %s", len(ok), type(exc).__name__, exc)
         self.published += len(ok)
         self.failed += sum(len(ids) for ids in failed.values())
 
@@ -103,7 +135,7 @@ class OutboxRelay(Service):
             async with self.app.database.transaction() as session:
                 claimed = await queries.claim_pending(session, limit=BATCH, exclude=set(self._known))
         except Exception as exc:
-            log.warning("outbox sweep could not read the outbox: %s", exc)
+            log.warning("outbox sweep could not read the outbox: %s: %s", type(exc).__name__, exc)
             return
         if claimed:
             log.info("re-publishing %d events left in the outbox", len(claimed))
@@ -115,7 +147,7 @@ class OutboxRelay(Service):
             async with self.app.database.transaction() as session:
                 removed = await queries.purge_published(session, older_than=PURGE_AFTER)
         except Exception as exc:
-            log.warning("outbox purge failed: %s", exc)
+            log.warning("outbox purge failed: %s: %s", type(exc).__name__, exc)
             return
         if removed:
             log.info("purged %d published outbox rows older than %s", removed, PURGE_AFTER)

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import threading
+import time
 from typing import TYPE_CHECKING, Any
 
 import faust
@@ -11,11 +14,21 @@ import faust
 from .config import LazyFaustConfig
 
 if TYPE_CHECKING:
+    from faust.web import Web
+
     from agents.outbox_relay import OutboxRelay
     from db.engine import Database
     from web.gateway import Gateway
 
 log = logging.getLogger(__name__)
+
+#: On SIGTERM, requests already running get this long to finish (statements are bounded by
+#: DATABASE_STATEMENT_TIMEOUT_MS, so a healthy request always fits) before they are cancelled.
+WEB_DRAIN_SECONDS = 15.0
+#: A stop that takes longer than this (say an agent retrying against an unreachable database)
+#: ends the process anyway, inside Kubernetes' 60 s grace period: at-least-once delivery means
+#: uncommitted messages are simply processed again by the next owner of their partition.
+SHUTDOWN_DEADLINE_SECONDS = 45.0
 
 
 class TaskstreamApp(faust.App):
@@ -26,6 +39,8 @@ class TaskstreamApp(faust.App):
         self._database: Database | None = None
         self._outbox: OutboxRelay | None = None
         self._gateway: Gateway | None = None
+        self._web_driver: Web | None = None
+        self._database_closed = False
         self.group_joined = asyncio.Event()
         self.on_rebalance_complete.connect(self._on_group_joined)
 
@@ -38,12 +53,18 @@ class TaskstreamApp(faust.App):
     def database(self) -> Database:
         """The database handle, created on first use on the running loop."""
         if self._database is None:
+            if self._database_closed:
+                raise RuntimeError("the database handle is closed: the worker is shutting down")
             from db.engine import Database
 
             from .settings import get_settings
 
             settings = get_settings()
-            self._database = Database(settings.database_url, pool_size=settings.database_pool_size)
+            self._database = Database(
+                settings.database_url, pool_size=settings.database_pool_size,
+                statement_timeout_ms=settings.database_statement_timeout_ms,
+                connect_timeout_ms=settings.database_connect_timeout_ms,
+            )
         return self._database
 
     @property
@@ -78,11 +99,52 @@ class TaskstreamApp(faust.App):
         await self.add_runtime_dependency(self.outbox)
         await self.add_runtime_dependency(self.gateway)
 
+    def on_webserver_init(self, web: Web) -> None:
+        super().on_webserver_init(web)
+        if web is self._web_driver:
+            return  # Faust calls this hook twice
+        self._web_driver = web
+        # aiohttp waits this long for running handlers when the server stops (its default is 60 s,
+        # the whole grace period); AppRunner takes it only as a constructor argument, and Faust builds it.
+        web._runner._shutdown_timeout = WEB_DRAIN_SECONDS
+        # Runs once the server has stopped listening, before it waits for running handlers: a
+        # WebSocket is a handler that never ends by itself.
+        web.web_app.on_shutdown.append(self._close_sockets)
+
+    async def _close_sockets(self, _web_app: Any = None) -> None:
+        if self._gateway is not None:
+            await self._gateway.close_sockets()
+
     async def on_stop(self) -> None:
+        """Graceful shutdown, in the order that loses nothing: stop taking requests and let the
+        running ones finish (WebSockets closed with 1001 so clients reconnect elsewhere), then stop
+        the agents and commit their offsets (Faust), then the outbox relay publishes what the last
+        requests committed; the database is closed last (on_shutdown)."""
+        if self.in_worker:
+            self._arm_shutdown_deadline()
+        if self._web_driver is not None:
+            started = time.monotonic()
+            await self._web_driver.stop()
+            log.info("web server stopped; running requests drained in %.1f s", time.monotonic() - started)
         await super().on_stop()
+
+    async def on_shutdown(self) -> None:
+        await super().on_shutdown()
+        self._database_closed = True
         if self._database is not None:
             await self._database.dispose()
             self._database = None
+
+    def _arm_shutdown_deadline(self) -> None:
+        def expire() -> None:
+            log.error("shutdown did not finish within %.0f s; exiting now (messages not yet committed are "
+                      "processed again by the next owner of their partition)", SHUTDOWN_DEADLINE_SECONDS)
+            logging.shutdown()
+            os._exit(1)
+
+        timer = threading.Timer(SHUTDOWN_DEADLINE_SECONDS, expire)
+        timer.daemon = True
+        timer.start()
 
 
 app = TaskstreamApp(

@@ -98,10 +98,23 @@ class Gateway(Service):
         self._consumer = consumer
         self._ready.set()
 
+    async def close_sockets(self) -> None:
+        """Close every socket with 1001 (going away): clients reconnect, to another worker, and resume
+        with since=<seq>. All at once, so a client slow to answer the close delays nobody else."""
+        subscribers = [subscriber for sockets in self.subscribers.values() for subscriber in sockets]
+        if not subscribers:
+            return
+        log.info("closing %d WebSockets with %d: this worker is shutting down", len(subscribers), CLOSE_GOING_AWAY)
+        results = await asyncio.gather(
+            *(s.socket.close(code=CLOSE_GOING_AWAY, message=b"server shutting down") for s in subscribers),
+            return_exceptions=True,
+        )
+        for subscriber, result in zip(subscribers, results):
+            if isinstance(result, Exception):
+                log.warning("closing a WebSocket of user %s failed: %s", subscriber.user_id, result)
+
     async def on_stop(self) -> None:
-        for sockets in list(self.subscribers.values()):
-            for subscriber in list(sockets):
-                await subscriber.socket.close(code=CLOSE_GOING_AWAY, message=b"server shutting down")
+        await self.close_sockets()  # normally done already, when the web server began to stop
         if self._consumer is not None:
             await self._consumer.stop()
 

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -187,3 +188,135 @@ async def read_topic(broker_url: str, topic: str, *, key: str | None = None, exp
         return found
     finally:
         await consumer.stop()
+
+
+@contextlib.contextmanager
+def own_database(embedded_pg: EmbeddedPostgres, prefix: str) -> Iterator[str]:
+    """A fresh migrated database on the session's embedded server, dropped afterwards.
+
+    For tests that count outbox rows or topic contents: every worker sweeps the outbox of its
+    database, so the session worker (publishing to the session broker) would take rows left behind
+    by a test's own, frozen or killed, stack.
+    """
+    from db import migrate
+
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    embedded_pg.psql("postgres", f"CREATE DATABASE {name}")
+    try:
+        url = f"postgresql+asyncpg://postgres@127.0.0.1:{embedded_pg.port}/{name}"
+        migrate.upgrade(url)
+        yield url
+    finally:
+        embedded_pg.psql("postgres", f"DROP DATABASE {name} WITH (FORCE)")
+
+
+def child_processes(pid: int) -> list[tuple[int, str]]:
+    """(pid, command line) of the direct children of `pid`, read from /proc."""
+    children = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            if parent == pid:
+                command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+                children.append((int(entry.name), command.strip()))
+        except (OSError, ValueError, IndexError):
+            continue  # the process ended meanwhile
+    return children
+
+
+class DevProcess:
+    """A running `taskstream dev`: its URLs (from DATA_DIR/dev.json), the demo token and its children."""
+
+    def __init__(self, process: subprocess.Popen, data_dir: Path, log_path: Path) -> None:
+        self.process, self.data_dir, self.log_path = process, data_dir, log_path
+
+    def info(self) -> dict[str, str]:
+        """What dev.json says now (rewritten when the dev server restarts the broker)."""
+        return json.loads((self.data_dir / "dev.json").read_text())
+
+    @property
+    def web_url(self) -> str:
+        return self.info()["web_url"]
+
+    @property
+    def database_url(self) -> str:
+        return self.info()["database_url"]
+
+    @property
+    def broker_url(self) -> str:
+        return self.info()["broker_url"]
+
+    def output(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    @property
+    def token(self) -> str:
+        """The demo user's token, as printed."""
+        return self.output().split("token (valid 7 days):\n", 1)[1].split()[0]
+
+    def child(self, marker: str) -> int | None:
+        """The pid of the child process whose command line contains `marker` (e.g. "tansu", " worker ")."""
+        for pid, command in child_processes(self.process.pid):
+            if marker in command:
+                return pid
+        return None
+
+    async def wait_for_new_worker(self, old_pid: int, *, timeout: float) -> float:
+        """Seconds until a worker other than `old_pid` answers /ready (after the dev server restarted it)."""
+        started = time.monotonic()
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5)) as http:
+            while time.monotonic() - started < timeout:
+                assert self.process.poll() is None, f"taskstream dev exited:\n{self.output()[-3000:]}"
+                pid = self.child(" worker ")
+                if pid is not None and pid != old_pid:
+                    try:
+                        async with http.get(f"{self.web_url}/ready") as response:
+                            if response.status == 200:
+                                return time.monotonic() - started
+                    except (aiohttp.ClientError, asyncio.TimeoutError):
+                        pass
+                await asyncio.sleep(0.2)
+        raise AssertionError(f"no new ready worker within {timeout:.0f} s:\n{self.output()[-3000:]}")
+
+
+@contextlib.contextmanager
+def running_dev(tmp: Path, *, env: dict[str, str] | None = None, timeout: float = 90) -> Iterator[DevProcess]:
+    """Start `taskstream dev` in a data folder under `tmp` (embedded PostgreSQL and broker unless `env`
+    names them) on a free port, wait until it is ready, and stop it (SIGTERM, then SIGKILL) afterwards."""
+    data_dir = tmp / "dev"
+    log_path = tmp / "dev.log"
+    clean = {k: v for k, v in os.environ.items() if k not in {
+        "DATABASE_URL", "KAFKA_BROKER_URL", "KAFKA_PROFILE", "WEB_PORT", "DATA_DIR"}}
+    full_env = {**clean, "JWT_SECRET": JWT_SECRET, "WEB_PORT": str(free_port()), "RATE_LIMIT": "off", **(env or {})}
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-u", "-c", "from streams.app import main; main()", "dev", "--data-dir", str(data_dir)],
+            env=full_env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+        )
+    dev = DevProcess(process, data_dir, log_path)
+    try:
+        deadline = time.monotonic() + timeout
+        while not (data_dir / "dev.json").exists() or "token (valid 7 days):\n" not in dev.output():
+            if process.poll() is not None:
+                raise RuntimeError(f"taskstream dev exited with {process.returncode}:\n{dev.output()[-3000:]}")
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"taskstream dev not ready within {timeout} s:\n{dev.output()[-3000:]}")
+            time.sleep(0.1)
+        yield dev
+    finally:
+        if process.poll() is None:
+            children = child_processes(process.pid)
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(60)
+            except subprocess.TimeoutExpired:
+                # Killed, it cannot stop what it started: do it here.
+                process.kill()
+                process.wait(10)
+                for pid, _ in children:
+                    with contextlib.suppress(OSError):
+                        os.kill(pid, signal.SIGKILL)
+                if (data_dir / "postgres" / "postmaster.pid").exists():
+                    EmbeddedPostgres(data_dir / "postgres").stop(mode="immediate")
