@@ -92,7 +92,7 @@ async def _with_retries(what: str, action) -> Any:
         except Exception as exc:
             if attempt == ATTEMPTS:
                 raise
-            log.warning("%s failed (attempt %d of %d): %s", what, attempt, ATTEMPTS, exc)
+            log.warning("%s failed (attempt %d of %d): %s: %s", what, attempt, ATTEMPTS, type(exc).__name__, exc)
             await asyncio.sleep(0.2 * 2 ** attempt)
 
 
@@ -270,7 +270,7 @@ async def _recovered() -> None:
         await _with_retries("rebuilding the reminder schedule", rebuild)
     except Exception as exc:
         # The sweep still fires whatever is overdue; the next rebalance rebuilds again.
-        log.error("could not rebuild the reminder schedule from Postgres: %s", exc)
+        log.error("could not rebuild the reminder schedule from Postgres: %s: %s", type(exc).__name__, exc)
 
 
 # Keeping the table in step with Postgres --------------------------------------------------------
@@ -336,7 +336,7 @@ async def sweep_overdue() -> None:
             task_ids = await queries.overdue_tasks(session, grace=GRACE, limit=SWEEP_LIMIT)
             rows = await queries.pending_for_tasks(session, task_ids)
     except Exception as exc:
-        log.warning("reminder sweep could not read overdue reminders: %s", exc)
+        log.warning("reminder sweep could not read overdue reminders: %s: %s", type(exc).__name__, exc)
         return
     partitions = _partitions()
     mine = [row for row in rows if partition_of(row.user_id, partitions) in index.active]
