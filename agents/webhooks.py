@@ -10,15 +10,19 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import socket
 from typing import Any
 
 import aiohttp
+from aiohttp.abc import AbstractResolver
+from aiohttp.resolver import DefaultResolver
 from mode import Service
 
 from db import webhooks as queries
 from streams.app import app
 from streams.events import UndecodableEvent, decode_event
-from streams.rules.webhooks import backoff, sign
+from streams.rules.webhooks import ALLOW_PRIVATE_HINT, UrlError, backoff, blocked_address, check_host, sign
+from streams.settings import get_settings
 from streams.topics import task_events
 
 log = logging.getLogger(__name__)
@@ -58,6 +62,25 @@ async def queue_task_webhooks(stream):
                       record.task_id, message.topic, message.partition, message.offset, exc)
 
 
+class PublicOnlyResolver(AbstractResolver):
+    """Resolves webhook hosts and keeps only public addresses, at every delivery (a name that pointed
+    somewhere public when the webhook was created may point inside the network now)."""
+
+    def __init__(self) -> None:
+        self._inner = DefaultResolver()
+
+    async def resolve(self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET) -> list[Any]:
+        results = await self._inner.resolve(host, port, family)
+        allowed = [result for result in results if blocked_address(result["host"]) is None]
+        if not allowed:
+            reasons = "; ".join(sorted({str(blocked_address(result["host"])) for result in results}))
+            raise OSError(f"refused to deliver to {host}: {reasons}; {ALLOW_PRIVATE_HINT}")
+        return allowed
+
+    async def close(self) -> None:
+        await self._inner.close()
+
+
 @app.service
 class WebhookDispatcher(Service):
     """Every worker runs one: claims due deliveries (SKIP LOCKED) and POSTs them concurrently."""
@@ -67,7 +90,9 @@ class WebhookDispatcher(Service):
         self._http: aiohttp.ClientSession | None = None
 
     async def on_start(self) -> None:
-        self._http = aiohttp.ClientSession(timeout=TIMEOUT, headers={"User-Agent": USER_AGENT})
+        self._allow_private = get_settings().webhook_allow_private
+        connector = None if self._allow_private else aiohttp.TCPConnector(resolver=PublicOnlyResolver())
+        self._http = aiohttp.ClientSession(timeout=TIMEOUT, headers={"User-Agent": USER_AGENT}, connector=connector)
 
     async def on_stop(self) -> None:
         if self._http is not None:
@@ -103,12 +128,16 @@ class WebhookDispatcher(Service):
         status: int | None = None
         error = ""
         try:
+            if not self._allow_private:
+                check_host(row.url)  # IP literals and local names; names are checked as they resolve
             async with self._http.post(row.url, data=body, headers=headers, allow_redirects=False) as response:
                 status = response.status
                 if not 200 <= status < 300:
                     error = f"HTTP {status}: {(await response.content.read(300)).decode(errors='replace')}"
         except asyncio.CancelledError:
             raise
+        except UrlError as exc:
+            error = f"refused: the URL {exc}"
         except TimeoutError:
             error = f"timed out after {TIMEOUT.total:.0f} s"
         except Exception as exc:

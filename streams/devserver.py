@@ -121,6 +121,8 @@ class DevServer:
         env = dict(self.env)
         env["DATA_DIR"] = str(self.data_dir)
         env.setdefault("WEB_BIND", "127.0.0.1")
+        # A developer's webhook receiver usually runs on this machine.
+        env.setdefault("WEBHOOK_ALLOW_PRIVATE", "true")
 
         if not env.get("DATABASE_URL"):
             self.postgres = await asyncio.to_thread(EmbeddedPostgres(self.data_dir / "postgres").start)

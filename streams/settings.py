@@ -41,6 +41,7 @@ CONFIG_KEYS: tuple[str, ...] = (
     "TRUSTED_PROXIES",
     "CORS_ORIGINS",
     "JWT_JWKS_URL",
+    "WEBHOOK_ALLOW_PRIVATE",
 )
 
 #: Keys whose values are secrets: never logged, never echoed in errors.
@@ -131,6 +132,8 @@ class Settings:
     cors_origins: tuple[str, ...] = ()
     #: When set, RS256 tokens are verified against this JSON Web Key Set.
     jwt_jwks_url: str | None = None
+    #: Webhooks may target loopback, private and link-local addresses (local development only).
+    webhook_allow_private: bool = False
 
     @property
     def embedded_broker(self) -> bool:
@@ -161,6 +164,17 @@ def _choice(env: Mapping[str, str], key: str, default: str, choices: tuple[str, 
     if value not in choices:
         raise ConfigError(f"{key} must be one of {', '.join(choices)}; got {raw!r}")
     return value
+
+
+def _flag(env: Mapping[str, str], key: str, default: bool) -> bool:
+    raw = env.get(key, "").strip().lower()
+    if not raw:
+        return default
+    if raw in ("true", "1", "yes", "on"):
+        return True
+    if raw in ("false", "0", "no", "off"):
+        return False
+    raise ConfigError(f"{key} must be true or false, got {raw!r}")
 
 
 def _optional(env: Mapping[str, str], key: str) -> str | None:
@@ -337,6 +351,7 @@ def from_env(env: Mapping[str, str] | None = None) -> Settings:
         trusted_proxies=_trusted_proxies(env),
         cors_origins=_cors_origins(env),
         jwt_jwks_url=_jwks_url(env),
+        webhook_allow_private=_flag(env, "WEBHOOK_ALLOW_PRIVATE", False),
     )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import random
 from datetime import timedelta
 from urllib.parse import urlsplit
@@ -15,6 +16,8 @@ __all__ = [
     "PatternError",
     "UrlError",
     "backoff",
+    "blocked_address",
+    "check_host",
     "matches",
     "parse_patterns",
     "parse_url",
@@ -86,6 +89,45 @@ def parse_url(value: object) -> str:
     if len(url) > 2000:
         raise UrlError("must be at most 2000 characters")
     return url
+
+
+#: Names that always mean this machine (a literal-address check would miss them).
+_LOCAL_NAMES = ("localhost", "localhost.localdomain", "ip6-localhost", "ip6-loopback")
+ALLOW_PRIVATE_HINT = "set WEBHOOK_ALLOW_PRIVATE=true to allow it (local development only)"
+
+
+def blocked_address(address: str) -> str | None:
+    """Why a webhook must not be delivered to this IP address (None when it is a public one).
+
+    Loopback, private, link-local (cloud metadata at 169.254.169.254), shared, multicast and reserved
+    ranges would let a user make the workers reach inside their own network (SSRF).
+    """
+    try:
+        ip = ipaddress.ip_address(address.split("%", 1)[0])
+    except ValueError:
+        return f"{address!r} is not an IP address"
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    if ip.is_global and not ip.is_multicast:
+        return None
+    kind = ("loopback" if ip.is_loopback else "link-local" if ip.is_link_local else
+            "private" if ip.is_private else "multicast" if ip.is_multicast else "non-public")
+    return f"{ip} is a {kind} address"
+
+
+def check_host(url: str) -> None:
+    """Refuse a URL whose host is this machine or a non-public IP literal (names are checked when
+    they are resolved, at each delivery: what a name points at can change)."""
+    host = (urlsplit(url).hostname or "").rstrip(".").lower()
+    if host in _LOCAL_NAMES or host.endswith(".localhost"):
+        raise UrlError(f"must not point at this machine ({host}); {ALLOW_PRIVATE_HINT}")
+    try:
+        ipaddress.ip_address(host.split("%", 1)[0])
+    except ValueError:
+        return  # a name
+    reason = blocked_address(host)
+    if reason is not None:
+        raise UrlError(f"must point at a public address: {reason}; {ALLOW_PRIVATE_HINT}")
 
 
 def sign(secret: str, body: bytes) -> str:

@@ -72,6 +72,8 @@ class Worker:
             "DATA_DIR": str(data_dir),
             # Tests create many tasks quickly; the tests of rate limiting pass RATE_LIMIT themselves.
             "RATE_LIMIT": "off",
+            # The tests' webhook receivers listen on 127.0.0.1; test_webhook_addresses.py turns it off.
+            "WEBHOOK_ALLOW_PRIVATE": "true",
             **(extra_env or {}),
         }
         self.process: subprocess.Popen | None = None

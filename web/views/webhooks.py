@@ -9,7 +9,8 @@ from aiohttp import web
 
 from db import webhooks as queries
 from streams.app import app
-from streams.rules.webhooks import PatternError, UrlError, parse_patterns, parse_url
+from streams.rules.webhooks import PatternError, UrlError, check_host, parse_patterns, parse_url
+from streams.settings import get_settings
 
 from .. import validation as v
 from ..errors import ApiError, ValidationError, not_found
@@ -18,7 +19,7 @@ from .base import ApiView
 SECRET_MIN, SECRET_MAX = 16, 255
 
 
-def webhook_body(body: Any) -> tuple[str, list[str], str]:
+def webhook_body(body: Any, *, allow_private: bool = False) -> tuple[str, list[str], str]:
     """{"url", "events", "secret"?}; without a secret one is generated (and shown once)."""
     body = v.require_object(body)
     v.reject_unknown(body, ("url", "events", "secret"))
@@ -26,6 +27,8 @@ def webhook_body(body: Any) -> tuple[str, list[str], str]:
         raise ValidationError("url", "is required")
     try:
         url = parse_url(body["url"])
+        if not allow_private:
+            check_host(url)
     except UrlError as exc:
         raise ValidationError("url", str(exc)) from None
     try:
@@ -49,7 +52,8 @@ class WebhookCollection(ApiView):
         return self.respond({"webhooks": [queries.webhook_json(h) for h in hooks]})
 
     async def post(self, request: web.Request) -> web.Response:
-        url, events, secret = webhook_body(await self.body(request))
+        url, events, secret = webhook_body(await self.body(request),
+                                           allow_private=get_settings().webhook_allow_private)
         try:
             async with self.transaction() as session:
                 hook = await queries.create_webhook(
