@@ -138,6 +138,8 @@ def relevance(text: str) -> ColumnElement[float]:
     if words:
         parts.append(func.ts_rank(Task.search_vector, _prefix_query(words)))
         parts.append(func.word_similarity(" ".join(words), Task.title))
+    if not parts:  # nothing searchable, e.g. only punctuation: every task ranks alike (ties broken by id)
+        parts.append(literal(0))
     rank = parts[0]
     for part in parts[1:]:
         rank = rank + part

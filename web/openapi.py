@@ -1,8 +1,14 @@
-"""The OpenAPI 3.1 description of the HTTP API, built from route data, and the view serving it at /openapi.json."""
+"""The OpenAPI 3.1 description of the HTTP API, built from route data, and the view serving it at /openapi.json.
+
+One registry: each part of the API (tasks, reminders, the dashboard, recurring tasks) declares its schemas,
+parameters, headers, tags and routes below; the registry section joins them once, and `document()` builds
+the document from the registry.
+"""
 
 from __future__ import annotations
 
 import copy
+import re
 from dataclasses import dataclass
 from importlib import metadata
 from typing import Any
@@ -13,12 +19,20 @@ from db.listing import SORT_KEYS
 from db.models import EVENT_TYPES, PRIORITIES
 from streams.app import app
 from streams.rules import filterlang
+from streams.rules import webhooks as hooks
+from streams.rules.recurrence import MAX_COUNT, MAX_INTERVAL, MAX_SKIPPED
 
 from . import validation as v
 from .auth import ALGORITHM
 from .listing import SEARCH_MAX, VIEW_PARAMS
+from .ratelimit import EXEMPT_PATHS as RATE_LIMIT_EXEMPT
+from .security import CONTENT_SECURITY_POLICY
+from .views import recurring as recurring_views
 from .views.base import ApiView
+from .views.dashboard import CONTENT_TYPES
+from .views.notifications import SNOOZE_MAX, SNOOZE_MIN
 from .views.saved_views import NAME_MAX, SHORTHAND
+from .views.webhooks import SECRET_MAX, SECRET_MIN
 
 OPENAPI_VERSION = "3.1.0"
 JSON = "application/json"
@@ -86,7 +100,8 @@ INPUT_FIELDS: dict[str, Schema] = {
     ),
     "due_date": described(
         nullable(TIMESTAMP), "An ISO-8601 date-time with a UTC offset (e.g. 2026-12-01T17:00:00+01:00), "
-        "stored and returned in UTC; null clears it. A date-time without an offset is rejected.",
+        "stored and returned in UTC; null clears it. A date-time without an offset is rejected, and so is one "
+        f"outside {v.SUPPORTED_RANGE}.",
     ),
     "priority": {
         "type": "string",
@@ -201,7 +216,8 @@ def task_schema() -> Schema:
     return closed_object(properties, required=tuple(properties), description="A task, all times in UTC.")
 
 
-def schemas() -> dict[str, Schema]:
+def task_schemas() -> dict[str, Schema]:
+    """Tasks, saved views, the audit trail, errors and the probes."""
     return {
         "Task": task_schema(),
         "TaskCreate": input_object(
@@ -302,8 +318,8 @@ def schemas() -> dict[str, Schema]:
                 "error": {
                     "type": "string",
                     "description": "A stable machine code: validation_error, unauthorized, not_found, conflict, "
-                    "precondition_failed, payload_too_large, method_not_allowed, database_unavailable, "
-                    "internal_error.",
+                    "precondition_failed, payload_too_large, method_not_allowed, rate_limited, "
+                    "database_unavailable, internal_error.",
                     "examples": ["validation_error"],
                 },
                 "message": {"type": "string", "description": "What went wrong and how to fix it, for people."},
@@ -311,7 +327,8 @@ def schemas() -> dict[str, Schema]:
                     "type": "object",
                     "description": "Context: `field` for validation errors and conflicts (plus `position`, the "
                     "0-based index of the offending character, for a `filter` syntax error), `id` for not_found, "
-                    "`current_version` and `expected_version` for precondition_failed.",
+                    "`current_version` and `expected_version` for precondition_failed, `limit` and `retry_after` "
+                    "for rate_limited, `reason` for database_unavailable.",
                 },
             },
             required=("error", "message", "details"),
@@ -401,12 +418,12 @@ FILTER_EXAMPLES = {
     },
 }
 
-PARAMETERS: dict[str, Schema] = {
+TASK_PARAMETERS: dict[str, Schema] = {
     "SocketToken": {
         "name": "token", "in": "query", "required": False, "schema": {"type": "string"},
         "description": "The bearer token, for clients that cannot send headers.",
     },
-    "Since": query_int("since", default=0, minimum=0,
+    "Since": query_int("since", default=0, minimum=0, maximum=v.INT_MAX,
                        description="Replay every change after this sequence number before going live."),
     "TaskId": {
         "name": "task_id", "in": "path", "required": True,
@@ -500,7 +517,8 @@ PARAMETERS: dict[str, Schema] = {
     ),
     "Limit": query_int("limit", default=20, minimum=1, maximum=100, description="Page size."),
     "Offset": query_int(
-        "offset", default=0, minimum=0, description="How many tasks to skip; not together with `cursor`."
+        "offset", default=0, minimum=0, maximum=v.INT_MAX,
+        description="How many tasks to skip; not together with `cursor`.",
     ),
     "TaskCursor": query(
         "cursor", {"type": "string"},
@@ -532,15 +550,13 @@ LIST_QUERY = (
 
 def list_parameters() -> dict[str, Schema]:
     """GET /api/tasks parameters by their query-string name."""
-    return {PARAMETERS[key]["name"]: PARAMETERS[key] for key in LIST_QUERY}
+    return {TASK_PARAMETERS[key]["name"]: TASK_PARAMETERS[key] for key in LIST_QUERY}
 
 
-#: Path template variable -> the parameter describing it.
-PATH_PARAMETERS = {"task_id": "TaskId", "view_id": "ViewId", "tag": "Tag"}
-#: Path template variables naming something of the caller's: when it does not exist, 404.
-OWNED_IDS = ("task_id", "view_id")
+TASK_PATH_PARAMETERS = {"task_id": "TaskId", "view_id": "ViewId", "tag": "Tag"}
+TASK_OWNED_IDS = ("task_id", "view_id")
 
-HEADERS: dict[str, Schema] = {
+TASK_HEADERS: dict[str, Schema] = {
     "RequestId": {
         "description": "The request's id: the X-Request-ID sent, or a generated one. "
         "Quote it when reporting a problem.",
@@ -555,6 +571,19 @@ HEADERS: dict[str, Schema] = {
         "schema": {"type": "string"},
     },
     "RetryAfter": {"description": "Seconds to wait before retrying.", "schema": {"type": "integer", "minimum": 0}},
+    "RateLimitLimit": {
+        "description": "The size (burst) of the bucket closest to empty.", "schema": {"type": "integer", "minimum": 0},
+    },
+    "RateLimitRemaining": {
+        "description": "Requests left in that bucket.", "schema": {"type": "integer", "minimum": 0},
+    },
+    "RateLimitReset": {
+        "description": "Seconds until that bucket is full again.", "schema": {"type": "integer", "minimum": 0},
+    },
+    "RateLimitPolicy": {
+        "description": 'Every bucket that applied, e.g. `100;w=10;name="writes", 400;w=7;name="address"`.',
+        "schema": {"type": "string"},
+    },
     "WWWAuthenticate": {"description": 'Always `Bearer realm="taskstream"`.', "schema": {"type": "string"}},
 }
 
@@ -591,9 +620,18 @@ ERRORS: dict[int, tuple[str, str, dict[str, str]]] = {
         {},
     ),
     413: ("PayloadTooLarge", "`payload_too_large`: the body is over 1 MiB.", {}),
+    429: (
+        "RateLimited",
+        "`rate_limited`: too many requests (`details.limit` names the bucket); nothing was done. Retry after "
+        "Retry-After seconds; the RateLimit-* headers describe the buckets.",
+        {"Retry-After": "RetryAfter", "RateLimit-Limit": "RateLimitLimit", "RateLimit-Remaining": "RateLimitRemaining",
+         "RateLimit-Reset": "RateLimitReset", "RateLimit-Policy": "RateLimitPolicy"},
+    ),
     503: (
-        "DatabaseUnavailable",
-        "`database_unavailable`: PostgreSQL is not reachable; retry after Retry-After seconds.",
+        "ServiceUnavailable",
+        "`database_unavailable`: PostgreSQL is not reachable or too slow (`details.reason` says which); retry "
+        "after Retry-After seconds. The broker being down is not an error: writes are accepted and published once "
+        "it is back.",
         {"Retry-After": "RetryAfter"},
     ),
 }
@@ -610,7 +648,8 @@ def error_responses() -> dict[str, Schema]:
 class Route:
     """One operation. Error responses follow from what the route does, as the code behind it does:
 
-    every /api route authenticates (401) and reads PostgreSQL (503); a body can be invalid (400)
+    every route but the probes is rate limited (429); every /api route authenticates (401) and reads
+    PostgreSQL (503); a body can be invalid (400)
     or too large (413); query parameters can be invalid or unknown (400); If-Match can be
     malformed (400) or stale (412); a {task_id} or {view_id} in the path can name nothing of the caller's (404).
     """
@@ -631,8 +670,15 @@ class Route:
     def authenticated(self) -> bool:
         return self.path.startswith("/api/")
 
+    @property
+    def rate_limited(self) -> bool:
+        """Every route but the probes counts against the client address's bucket (and /api routes the user's)."""
+        return self.path not in RATE_LIMIT_EXEMPT
+
     def error_codes(self) -> list[int]:
         codes = set(self.errors)
+        if self.rate_limited:
+            codes.add(429)
         if self.authenticated:
             codes |= {401, 503}
         if self.body:
@@ -649,7 +695,7 @@ class Route:
 CONDITIONAL_NOTE = " Send If-Match with the task's ETag to make the change only if nobody changed it meanwhile."
 NO_OP_NOTE = " A change to the values the task already has writes nothing: same version, no event."
 
-ROUTES: tuple[Route, ...] = (
+TASK_ROUTES: tuple[Route, ...] = (
     Route(
         "get", "/api/tasks", "listTasks", "List and find your tasks",
         {200: response("One page of tasks.", ref("TaskList"))},
@@ -808,123 +854,20 @@ ROUTES: tuple[Route, ...] = (
     ),
 )
 
-
-def operation(route: Route) -> Schema:
-    parameters = [ref(name, "parameters") for name in route.query]
-    if route.conditional:
-        parameters.append(ref("IfMatch", "parameters"))
-    parameters.append(ref("RequestId", "parameters"))
-    responses = {str(status): body for status, body in route.responses.items()}
-    for status in route.error_codes():
-        responses.setdefault(str(status), ref(ERRORS[status][0], "responses"))
-    result: Schema = {"operationId": route.operation_id, "summary": route.summary, "tags": [route.tag]}
-    if route.description:
-        result["description"] = route.description
-    if route.authenticated:
-        result["security"] = [{SECURITY_SCHEME: []}]
-    result["parameters"] = parameters
-    if route.body:
-        result["requestBody"] = {"required": True, "content": {JSON: {"schema": ref(route.body)}}}
-    result["responses"] = dict(sorted(responses.items()))
-    return result
+TASK_TAGS = [
+    {"name": "tasks", "description": "Your tasks."},
+    {"name": "audit", "description": "What happened to a task, change by change."},
+    {"name": "views", "description": "Saved views: named task queries, applied with GET /api/tasks?view=ID."},
+    {"name": "operations", "description": "Probes and this document; no authentication."},
+    {"name": "live", "description": "Live updates of your tasks over a WebSocket."},
+]
 
 
-def path_parameters(path: str) -> list[Schema]:
-    names = [part[1:-1] for part in path.split("/") if part.startswith("{") and part.endswith("}")]
-    return [ref(PATH_PARAMETERS[name], "parameters") for name in names]
-
-
-def paths(routes: tuple[Route, ...] = ROUTES) -> dict[str, Schema]:
-    result: dict[str, Schema] = {}
-    for route in routes:
-        item = result.setdefault(route.path, {})
-        if "parameters" not in item and (shared := path_parameters(route.path)):
-            item["parameters"] = shared
-        item[route.method] = operation(route)
-    return result
-
-
-# The document -------------------------------------------------------------------------------
-
-
-def package_version() -> str:
-    try:
-        return metadata.version("taskstream")
-    except metadata.PackageNotFoundError:
-        return "0.0.0"
-
-
-DESCRIPTION = f"""\
-A self-hostable, event-driven task service.
-
-**Authentication.** Every `/api` route needs `Authorization: Bearer <token>`: a JWT signed with
-{ALGORITHM} whose `sub` is your user id (`taskstream token <user>` issues one).
-
-**Ownership.** You only ever see your own tasks and saved views. {NOT_FOUND_RULE}
-
-**Concurrency.** Task responses carry an `ETag` (the task's version). Send it back as `If-Match`
-on a change to fail with 412 instead of overwriting someone else's change.
-
-**Errors.** Every failure is JSON `{{"error", "message", "details"}}` (see the Error schema), and
-every response has an `X-Request-ID` header.
-
-**Events.** Each change is recorded in the task's audit trail and published on the `task-events`
-Kafka topic after it commits.
-"""
-
-
-def document() -> dict[str, Any]:
-    """The OpenAPI 3.1 document, as a fresh dict the caller may change."""
-    return copy.deepcopy({
-        "openapi": OPENAPI_VERSION,
-        "info": {
-            "title": "taskstream",
-            "version": package_version(),
-            "description": DESCRIPTION,
-            "license": {"name": "MIT", "identifier": "MIT"},
-        },
-        "servers": [{"url": "/"}],
-        "tags": [
-            {"name": "tasks", "description": "Your tasks."},
-            {"name": "audit", "description": "What happened to a task, change by change."},
-            {"name": "views", "description": "Saved views: named task queries, applied with GET /api/tasks?view=ID."},
-            {"name": "operations", "description": "Probes and this document; no authentication."},
-        ],
-        "paths": paths(),
-        "components": {
-            "schemas": schemas(),
-            "parameters": PARAMETERS,
-            "headers": HEADERS,
-            "responses": error_responses(),
-            "securitySchemes": {
-                SECURITY_SCHEME: {
-                    "type": "http",
-                    "scheme": "bearer",
-                    "bearerFormat": "JWT",
-                    "description": f"A JWT signed with {ALGORITHM}; `sub` is the user id, `exp` is required.",
-                }
-            },
-        },
-    })
-
-
-@app.page("/openapi.json")
-class OpenApiView(ApiView):
-    async def get(self, request: web.Request) -> web.Response:
-        return self.respond(document())
-
-
-# Reminders, notifications, webhooks and email (issue 5) -------------------------------------
-# Appended as one block: it extends ROUTES, the parameters and the schemas defined above.
-
-from streams.rules import webhooks as _hooks  # noqa: E402
-
-from .views.notifications import SNOOZE_MAX, SNOOZE_MIN  # noqa: E402
-from .views.webhooks import SECRET_MAX, SECRET_MIN  # noqa: E402
+# Reminders, notifications, webhooks and email -----------------------------------------------
 
 ISO_DURATION = r"^[Pp](?=.)(?:\d+[Ww])?(?:\d+[Dd])?(?:[Tt](?=\d)(?:\d+[Hh])?(?:\d+[Mm])?(?:\d+[Ss])?)?$"
 
-PARAMETERS.update({
+REMINDER_PARAMETERS: dict[str, Schema] = {
     "ReminderId": {
         "name": "reminder_id", "in": "path", "required": True, "schema": {"type": "string"},
         "description": "The reminder's id (a UUID). " + not_found_rule("A reminder"),
@@ -940,13 +883,12 @@ PARAMETERS.update({
     "Upcoming": query_bool("upcoming", "true: only reminders not sent yet."),
     "Unread": query_bool("unread", "true: only unread notifications that are not snoozed; false: the others."),
     "PageLimit": query_int("limit", default=50, minimum=1, maximum=200, description="At most this many."),
-})
-PATH_PARAMETERS.update({"reminder_id": "ReminderId", "notification_id": "NotificationId",
-                        "webhook_id": "WebhookId"})
-OWNED_IDS = (*OWNED_IDS, "reminder_id", "notification_id", "webhook_id")
+}
+REMINDER_PATH_PARAMETERS = {"reminder_id": "ReminderId", "notification_id": "NotificationId", "webhook_id": "WebhookId"}
+REMINDER_OWNED_IDS = ("reminder_id", "notification_id", "webhook_id")
 
 _NULLABLE_TIME = nullable(TIMESTAMP)
-_REMINDER_SCHEMAS: dict[str, Schema] = {
+REMINDER_SCHEMAS: dict[str, Schema] = {
     "Reminder": closed_object({
         "id": UUID, "task_id": UUID, "remind_at": TIMESTAMP,
         "before_due": described(nullable({"type": "string", "pattern": ISO_DURATION}),
@@ -990,7 +932,7 @@ _REMINDER_SCHEMAS: dict[str, Schema] = {
         "url": {"type": "string", "pattern": "^https?://", "maxLength": 2000,
                 "description": "http:// or https://, without credentials."},
         "events": {"type": "array", "minItems": 1,
-                   "items": {"type": "string", "enum": ["*", "task.*", "reminder.*", *_hooks.EVENT_TYPES]}},
+                   "items": {"type": "string", "enum": ["*", "task.*", "reminder.*", *hooks.EVENT_TYPES]}},
         "secret": {"type": "string", "minLength": SECRET_MIN, "maxLength": SECRET_MAX,
                    "description": "HMAC key for X-Taskstream-Signature; generated when left out."},
     }, required=("url", "events")),
@@ -1018,11 +960,11 @@ WEBHOOK_DELIVERY_NOTE = (
     "Each event is POSTed as JSON `{event_id, event, occurred_at, data, webhook_id, delivery_id}` with headers "
     "`X-Taskstream-Event`, `X-Taskstream-Delivery` (the same on every retry) and `X-Taskstream-Signature: "
     "sha256=<hex HMAC-SHA256 of the raw body, keyed with the secret>`. Anything but a 2xx within 10 s is "
-    f"retried with exponential backoff and jitter, up to {_hooks.MAX_ATTEMPTS} attempts; after "
-    f"{_hooks.DISABLE_AFTER} failed attempts in a row the webhook is disabled."
+    f"retried with exponential backoff and jitter, up to {hooks.MAX_ATTEMPTS} attempts; after "
+    f"{hooks.DISABLE_AFTER} failed attempts in a row the webhook is disabled."
 )
 
-ROUTES = ROUTES + (
+REMINDER_ROUTES: tuple[Route, ...] = (
     Route("post", "/api/tasks/{task_id}/reminders", "createReminder", "Add a reminder to a task",
           {201: response("The reminder as stored.", ref("Reminder"), Location="Location")}, tag="reminders",
           description="400 naming before_due when the task has no due date or the time is already past; "
@@ -1062,40 +1004,23 @@ ROUTES = ROUTES + (
           {200: response("Newest first.", ref("WebhookDeliveryPage"))}, tag="webhooks", query=("PageLimit",)),
 )
 
-_schemas_before_reminders = schemas
-_paths_before_reminders = paths
-_document_before_reminders = document
+REMINDER_TAGS = [
+    {"name": "reminders", "description": "Reminders on tasks: at a time, or before the due date."},
+    {"name": "notifications", "description": "The in-app inbox reminders fill, and where else they go."},
+    {"name": "webhooks", "description": "Your HTTP endpoints for task.* and reminder.* events, signed."},
+]
 
 
-def schemas() -> dict[str, Schema]:  # noqa: F811 (extends the definition above)
-    return {**_schemas_before_reminders(), **_REMINDER_SCHEMAS}
+# The dashboard and the API reference page: routes outside /api, no authentication ----------
 
-
-def paths(routes: tuple[Route, ...] | None = None) -> dict[str, Schema]:  # noqa: F811
-    return _paths_before_reminders(ROUTES if routes is None else routes)
-
-
-def document() -> dict[str, Any]:  # noqa: F811
-    result = _document_before_reminders()
-    result["tags"] += [
-        {"name": "reminders", "description": "Reminders on tasks: at a time, or before the due date."},
-        {"name": "notifications", "description": "The in-app inbox reminders fill, and where else they go."},
-        {"name": "webhooks", "description": "Your HTTP endpoints for task.* and reminder.* events, signed."},
-    ]
-    return result
-
-
-# The dashboard (issue 6) --------------------------------------------------------------------
-# Appended as one block, like the one above: two routes outside /api, no authentication.
-
-from .views.dashboard import CONTENT_SECURITY_POLICY, CONTENT_TYPES  # noqa: E402
-
-PARAMETERS["StaticPath"] = {
-    "name": "path", "in": "path", "required": True, "schema": {"type": "string", "minLength": 1},
-    "description": "A file under the dashboard's static folder; it may contain `/` (e.g. `js/main.js`). "
-    "Anything outside that folder, hidden files and unlisted file types answer 404.",
+DASHBOARD_PARAMETERS: dict[str, Schema] = {
+    "StaticPath": {
+        "name": "path", "in": "path", "required": True, "schema": {"type": "string", "minLength": 1},
+        "description": "A file under the dashboard's static folder; it may contain `/` (e.g. `js/main.js`). "
+        "Anything outside that folder, hidden files and unlisted file types answer 404.",
+    },
 }
-PATH_PARAMETERS["path"] = "StaticPath"
+DASHBOARD_PATH_PARAMETERS = {"path": "StaticPath"}
 
 
 def _file_response(description: str, content_types: list[str], **headers: Schema) -> Schema:
@@ -1116,7 +1041,7 @@ def _file_response(description: str, content_types: list[str], **headers: Schema
 _CSP_HEADER: Schema = {"description": "Only this origin's files; no inline scripts or styles.",
                        "schema": {"type": "string", "const": CONTENT_SECURITY_POLICY}}
 
-ROUTES = ROUTES + (
+DASHBOARD_ROUTES: tuple[Route, ...] = (
     Route("get", "/", "getDashboard", "The dashboard",
           {200: _file_response("The dashboard's page (HTML). Sign in there with a bearer token; it keeps the "
                                "token in the tab's sessionStorage only.", ["text/html"],
@@ -1127,30 +1052,26 @@ ROUTES = ROUTES + (
                                sorted({t.split(";")[0] for t in CONTENT_TYPES.values()})),
            404: response("No such file here.", ref("Error"))},
           tag="dashboard", errors=(404,)),
+    Route("get", "/docs", "getApiReference", "This document as a readable reference (HTML)",
+          {200: {
+              "description": "Every operation with its parameters, request body fields, responses and error codes, "
+              "rendered on the server from this document (no scripts; `taskstream api-docs` prints the same as "
+              "Markdown).",
+              "content": {"text/html": {"schema": {"type": "string"}}},
+              "headers": {"X-Request-ID": ref("RequestId", "headers"), "Content-Security-Policy": _CSP_HEADER},
+          }},
+          tag="operations"),
 )
 
-_document_before_dashboard = document
+DASHBOARD_TAGS = [{"name": "dashboard", "description": "The web dashboard: a page and its files."}]
 
 
-def document() -> dict[str, Any]:  # noqa: F811 (extends the definition above)
-    result = _document_before_dashboard()
-    result["tags"].append({"name": "dashboard", "description": "The web dashboard: a page and its files."})
-    return result
-
-
-# Recurring tasks and the calendar feed (issue 4) --------------------------------------------
-# Appended as one block, like the ones above.
-
-from streams.rules.recurrence import MAX_COUNT as _MAX_COUNT  # noqa: E402
-from streams.rules.recurrence import MAX_INTERVAL as _MAX_INTERVAL  # noqa: E402
-from streams.rules.recurrence import MAX_SKIPPED as _MAX_SKIPPED  # noqa: E402
-
-from .views import recurring as _recurring_views  # noqa: E402
+# Recurring tasks and the calendar feed -------------------------------------------------------
 
 _FREQUENCIES = ("DAILY", "WEEKLY", "MONTHLY", "YEARLY")
 _WEEKDAY = r"^\s*(?:[A-Za-z]{2}|[A-Za-z]{6,9})\s*$"
 
-PARAMETERS.update({
+RECURRING_PARAMETERS: dict[str, Schema] = {
     "RecurringTaskId": {
         "name": "template_id", "in": "path", "required": True, "schema": {"type": "string"},
         "description": "The recurring task's id (a UUID). " + not_found_rule("A recurring task"),
@@ -1161,23 +1082,25 @@ PARAMETERS.update({
     },
     "RecurringStatus": query("status", choice("active", "paused", "ended"), "Only templates with this status."),
     "OccurrencesUpcoming": query_int(
-        "upcoming", default=_recurring_views.UPCOMING_DEFAULT, minimum=0, maximum=_recurring_views.UPCOMING_MAX,
+        "upcoming", default=recurring_views.UPCOMING_DEFAULT, minimum=0, maximum=recurring_views.UPCOMING_MAX,
         description="How many due times to come to list."),
     "OccurrencesPast": query_int(
-        "past", default=_recurring_views.PAST_DEFAULT, minimum=0, maximum=_recurring_views.PAST_MAX,
+        "past", default=recurring_views.PAST_DEFAULT, minimum=0, maximum=recurring_views.PAST_MAX,
         description="How many of the newest occurrences created to list."),
-})
-PATH_PARAMETERS.update({"template_id": "RecurringTaskId"})
-OWNED_IDS = (*OWNED_IDS, "template_id")
-HEADERS["TemplateETag"] = {
-    "description": 'The recurring task\'s version, quoted (`"3"`); send it back as If-Match.',
-    "schema": {"type": "string", "pattern": '^"[1-9][0-9]*"$'},
+}
+RECURRING_PATH_PARAMETERS = {"template_id": "RecurringTaskId", "token": "CalendarSecret"}
+RECURRING_OWNED_IDS = ("template_id",)
+RECURRING_HEADERS: dict[str, Schema] = {
+    "TemplateETag": {
+        "description": 'The recurring task\'s version, quoted (`"3"`); send it back as If-Match.',
+        "schema": {"type": "string", "pattern": '^"[1-9][0-9]*"$'},
+    },
 }
 
 _RULE_INPUT: dict[str, Schema] = {
     "frequency": described(nullable({"type": "string", "pattern": rf"^\s*{any_case(*_FREQUENCIES)}\s*$"}),
                            "DAILY, WEEKLY, MONTHLY or YEARLY (any case). Exactly one of frequency, cron, rrule."),
-    "interval": described(nullable({"type": "integer", "minimum": 1, "maximum": _MAX_INTERVAL}),
+    "interval": described(nullable({"type": "integer", "minimum": 1, "maximum": MAX_INTERVAL}),
                           "Every N days/weeks/months/years (frequency rules; default 1)."),
     "by_weekday": described(nullable({"type": "array", "minItems": 1, "items": {"type": "string", "pattern": _WEEKDAY}}),
                             "WEEKLY only: the weekdays, as MO..SU or full names, any case."),
@@ -1200,7 +1123,7 @@ _RULE_INPUT: dict[str, Schema] = {
     "end_date": described(
         {"anyOf": [TIMESTAMP, {"type": "string", "format": "date"}, {"type": "null"}]},
         "The last moment a due time may fall on (a date means the end of that day in `timezone`)."),
-    "count": described(nullable({"type": "integer", "minimum": 1, "maximum": _MAX_COUNT}),
+    "count": described(nullable({"type": "integer", "minimum": 1, "maximum": MAX_COUNT}),
                        "How many slots the series has (skipped ones included)."),
     "repeat_from": described(nullable({"type": "string", "pattern": r"^\s*(?:[Dd][Uu][Ee]_[Dd][Aa][Tt][Ee]|"
                                        r"[Cc][Oo][Mm][Pp][Ll][Ee][Tt][Ii][Oo][Nn]_[Dd][Aa][Tt][Ee])\s*$"}),
@@ -1228,7 +1151,7 @@ _TEMPLATE_REMINDERS = described(
 _TEMPLATE_INPUT = {**{name: INPUT_FIELDS[name] for name in ("title", "description", "priority", "tags")},
                    "reminders": _TEMPLATE_REMINDERS}
 
-_RECURRING_SCHEMAS: dict[str, Schema] = {
+RECURRING_SCHEMAS: dict[str, Schema] = {
     "RecurringTask": closed_object({
         "id": UUID, "user_id": USER_ID, "title": {"type": "string"}, "description": nullable({"type": "string"}),
         "priority": {"type": "string", "enum": list(PRIORITIES)}, "tags": {"type": "array", "items": {"type": "string"}},
@@ -1265,7 +1188,7 @@ _RECURRING_SCHEMAS: dict[str, Schema] = {
                      "skipped_before": described(
                          {"type": "array", "items": TIMESTAMP},
                          f"Slots already past when the previous occurrence was finished (late), skipped; at most "
-                         f"{_MAX_SKIPPED}."),
+                         f"{MAX_SKIPPED}."),
                      "skipped_truncated": described({"type": "boolean"}, "More were skipped than listed."),
                  }, required=("task_id", "due_date", "completed", "deleted", "skipped_before", "skipped_truncated"))},
     }, required=("recurring_task_id", "upcoming", "past")),
@@ -1291,7 +1214,7 @@ def _calendar_response(description: str) -> Schema:
 
 _TEMPLATE_CONDITIONAL = " Send If-Match with the recurring task's ETag to act only if nobody changed it meanwhile."
 
-ROUTES = ROUTES + (
+RECURRING_ROUTES: tuple[Route, ...] = (
     Route("get", "/api/recurring-tasks", "listRecurringTasks", "List your recurring tasks",
           {200: response("Newest first.", ref("RecurringTaskList"))}, tag="recurring",
           query=("RecurringStatus", "Limit", "Offset")),
@@ -1345,20 +1268,178 @@ ROUTES = ROUTES + (
           description="No Authorization header: the secret in the path is the credential."),
 )
 
-_schemas_before_recurring = schemas
-_document_before_recurring = document
+RECURRING_TAGS = [
+    {"name": "recurring", "description": "Recurring tasks: templates whose occurrences are created as tasks."},
+    {"name": "calendar", "description": "An iCalendar feed of your tasks and recurring tasks."},
+]
 
 
-def schemas() -> dict[str, Schema]:  # noqa: F811 (extends the definition above)
-    return {**_schemas_before_recurring(), **_RECURRING_SCHEMAS}
+# The registry: every part of the API, joined once -----------------------------------------
+
+PARAMETERS: dict[str, Schema] = {
+    **TASK_PARAMETERS, **REMINDER_PARAMETERS, **DASHBOARD_PARAMETERS, **RECURRING_PARAMETERS,
+}
+#: Path template variable -> the parameter describing it.
+PATH_PARAMETERS = {
+    **TASK_PATH_PARAMETERS, **REMINDER_PATH_PARAMETERS, **DASHBOARD_PATH_PARAMETERS, **RECURRING_PATH_PARAMETERS,
+}
+#: Path template variables naming something of the caller's: when it does not exist, 404.
+OWNED_IDS = (*TASK_OWNED_IDS, *REMINDER_OWNED_IDS, *RECURRING_OWNED_IDS)
+HEADERS: dict[str, Schema] = {**TASK_HEADERS, **RECURRING_HEADERS}
+ROUTES: tuple[Route, ...] = (*TASK_ROUTES, *REMINDER_ROUTES, *DASHBOARD_ROUTES, *RECURRING_ROUTES)
+TAGS = [*TASK_TAGS, *REMINDER_TAGS, *DASHBOARD_TAGS, *RECURRING_TAGS]
 
 
-def document() -> dict[str, Any]:  # noqa: F811 (extends the definition above)
-    result = _document_before_recurring()
-    # "{token}.ics" is not a whole path segment, so path_parameters() does not see it.
-    result["paths"]["/calendar/{token}.ics"]["parameters"] = [ref("CalendarSecret", "parameters")]
-    result["tags"] += [
-        {"name": "recurring", "description": "Recurring tasks: templates whose occurrences are created as tasks."},
-        {"name": "calendar", "description": "An iCalendar feed of your tasks and recurring tasks."},
-    ]
+def schemas() -> dict[str, Schema]:
+    return {**task_schemas(), **REMINDER_SCHEMAS, **RECURRING_SCHEMAS}
+
+
+# Operations and paths ---------------------------------------------------------------------
+
+
+def operation(route: Route) -> Schema:
+    parameters = [ref(name, "parameters") for name in route.query]
+    if route.conditional:
+        parameters.append(ref("IfMatch", "parameters"))
+    parameters.append(ref("RequestId", "parameters"))
+    responses = {str(status): body for status, body in route.responses.items()}
+    for status in route.error_codes():
+        responses.setdefault(str(status), ref(ERRORS[status][0], "responses"))
+    result: Schema = {"operationId": route.operation_id, "summary": route.summary, "tags": [route.tag]}
+    if route.description:
+        result["description"] = route.description
+    if route.authenticated:
+        result["security"] = [{SECURITY_SCHEME: []}]
+    result["parameters"] = parameters
+    if route.body:
+        result["requestBody"] = {"required": True, "content": {JSON: {"schema": ref(route.body)}}}
+    result["responses"] = dict(sorted(responses.items()))
     return result
+
+
+def path_variables(path: str) -> list[str]:
+    """The template variables of a path, also those inside a segment (`/calendar/{token}.ics`)."""
+    return re.findall(r"\{([^}]+)\}", path)
+
+
+def path_parameters(path: str) -> list[Schema]:
+    return [ref(PATH_PARAMETERS[name], "parameters") for name in path_variables(path)]
+
+
+#: Operation that creates something -> the path variable naming it; its 201 links to every route that
+#: needs only that variable (clients and stateful API fuzzers follow these, e.g. create -> read -> delete).
+CREATES = {
+    "createTask": "task_id", "createView": "view_id", "createReminder": "reminder_id",
+    "createWebhook": "webhook_id", "createRecurringTask": "template_id",
+}
+
+
+def link_name(operation_id: str) -> str:
+    return operation_id[0].upper() + operation_id[1:]
+
+
+def add_links(routes: tuple[Route, ...], result: dict[str, Schema]) -> None:
+    """OpenAPI links from each created thing to what can be done with it, by its `id` in the 201 body."""
+    for creator in routes:
+        variable = CREATES.get(creator.operation_id)
+        if variable is None:
+            continue
+        links = {
+            link_name(target.operation_id): {
+                "operationId": target.operation_id,
+                "parameters": {variable: "$response.body#/id"},
+                "description": f"`id` in the answer is the `{variable}` of {target.method.upper()} {target.path}.",
+            }
+            for target in routes
+            if path_variables(target.path) == [variable]
+        }
+        response = result[creator.path][creator.method]["responses"]["201"]
+        response["links"] = links
+    # Removing a tag needs one the task has: the answer to adding tags names them.
+    tags = next((r for r in routes if r.operation_id == "addTaskTags"), None)
+    if tags is not None and any(r.operation_id == "removeTaskTag" for r in routes):
+        result[tags.path][tags.method]["responses"]["200"]["links"] = {
+            "RemoveTaskTag": {
+                "operationId": "removeTaskTag",
+                "parameters": {"task_id": "$response.body#/id", "tag": "$response.body#/tags/0"},
+                "description": "Remove the first tag the task now has.",
+            }
+        }
+
+
+def paths(routes: tuple[Route, ...] | None = None) -> dict[str, Schema]:
+    """The paths object for `routes` (default: every route in the registry)."""
+    routes = ROUTES if routes is None else routes
+    result: dict[str, Schema] = {}
+    for route in routes:
+        item = result.setdefault(route.path, {})
+        if "parameters" not in item and (shared := path_parameters(route.path)):
+            item["parameters"] = shared
+        item[route.method] = operation(route)
+    add_links(routes, result)
+    return result
+
+
+# The document -------------------------------------------------------------------------------
+
+
+def package_version() -> str:
+    try:
+        return metadata.version("taskstream")
+    except metadata.PackageNotFoundError:
+        return "0.0.0"
+
+
+DESCRIPTION = f"""\
+A self-hostable, event-driven task service.
+
+**Authentication.** Every `/api` route needs `Authorization: Bearer <token>`: a JWT signed with
+{ALGORITHM} whose `sub` is your user id (`taskstream token <user>` issues one).
+
+**Ownership.** You only ever see your own tasks and saved views. {NOT_FOUND_RULE}
+
+**Concurrency.** Task responses carry an `ETag` (the task's version). Send it back as `If-Match`
+on a change to fail with 412 instead of overwriting someone else's change.
+
+**Errors.** Every failure is JSON `{{"error", "message", "details"}}` (see the Error schema), and
+every response has an `X-Request-ID` header.
+
+**Events.** Each change is recorded in the task's audit trail and published on the `task-events`
+Kafka topic after it commits.
+"""
+
+
+def document() -> dict[str, Any]:
+    """The OpenAPI 3.1 document, as a fresh dict the caller may change."""
+    return copy.deepcopy({
+        "openapi": OPENAPI_VERSION,
+        "info": {
+            "title": "taskstream",
+            "version": package_version(),
+            "description": DESCRIPTION,
+            "license": {"name": "MIT", "identifier": "MIT"},
+        },
+        "servers": [{"url": "/"}],
+        "tags": TAGS,
+        "paths": paths(),
+        "components": {
+            "schemas": schemas(),
+            "parameters": PARAMETERS,
+            "headers": HEADERS,
+            "responses": error_responses(),
+            "securitySchemes": {
+                SECURITY_SCHEME: {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "bearerFormat": "JWT",
+                    "description": f"A JWT signed with {ALGORITHM}; `sub` is the user id, `exp` is required.",
+                }
+            },
+        },
+    })
+
+
+@app.page("/openapi.json")
+class OpenApiView(ApiView):
+    async def get(self, request: web.Request) -> web.Response:
+        return self.respond(document())

@@ -617,6 +617,11 @@ def _next_after_completion(
 # iCalendar export
 
 
+def ical_stamp(moment: datetime) -> str:
+    """RFC 5545's basic date-time, YYYYMMDDTHHMMSS: strftime's %Y drops the zero padding before year 1000."""
+    return f"{moment.year:04d}{moment:%m%dT%H%M%S}"
+
+
 def ical_dtstart(rule: Rule) -> str:
     """The DTSTART line to pair with `to_rrule`: the first slot's local wall time.
 
@@ -626,8 +631,8 @@ def ical_dtstart(rule: Rule) -> str:
     first = _first_after(rule, None)
     wall = first.wall if first is not None else _wall(rule.start_date, rule.tz)
     if rule.timezone == "UTC":
-        return f"DTSTART:{wall:%Y%m%dT%H%M%S}Z"
-    return f"DTSTART;TZID={rule.timezone}:{wall:%Y%m%dT%H%M%S}"
+        return f"DTSTART:{ical_stamp(wall)}Z"
+    return f"DTSTART;TZID={rule.timezone}:{ical_stamp(wall)}"
 
 
 def to_rrule(rule: Rule) -> str | None:
@@ -715,7 +720,7 @@ def _rrule_end_parts(rule: Rule) -> list[str]:
         if rule.end_date is None or (last is not None and last.at <= rule.end_date):
             return [f"COUNT={rule.count}"]
     if rule.end_date is not None:
-        return [f"UNTIL={rule.end_date.astimezone(UTC):%Y%m%dT%H%M%SZ}"]
+        return [f"UNTIL={ical_stamp(rule.end_date.astimezone(UTC))}Z"]
     return []
 
 

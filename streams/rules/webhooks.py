@@ -81,7 +81,11 @@ def parse_url(value: object) -> str:
     if not isinstance(value, str):
         raise UrlError("must be an http:// or https:// URL string")
     url = value.strip()
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 (raises for a port that is not a number from 0 to 65535)
+    except ValueError as exc:
+        raise UrlError(f"is not a valid URL ({exc}): {value!r}") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise UrlError(f"must be an absolute http:// or https:// URL, got {value!r}")
     if parts.username or parts.password:

@@ -12,6 +12,7 @@ from faust.web import View
 
 from db.events import PendingEvent
 
+from .. import validation as v
 from ..errors import ApiError, ValidationError, json_response, not_found
 from ..middleware import USER_ID_KEY
 from ..validation import parse_uuid
@@ -30,15 +31,26 @@ class ApiView(View):
     def user_id(self, request: web.Request) -> str:
         return request[USER_ID_KEY]
 
+    async def dispatch(self, request: web.Request) -> Any:
+        if request.path.startswith("/api/"):  # /api query values reach the database (search, filter)
+            v.check_query(request.query)
+        return await super().dispatch(request)
+
     async def body(self, request: web.Request) -> Any:
         raw = await request.read()  # aiohttp raises 413 past client_max_size
         if not raw.strip():
             raise ValidationError("body", "is empty; send a JSON object")
         try:
-            return json.loads(raw)
+            value = json.loads(raw)
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             message = getattr(exc, "msg", "not UTF-8 text")
             raise ValidationError("body", f"is not valid JSON ({message})") from None
+        except RecursionError:
+            raise ValidationError("body", "is nested too deeply") from None
+        except ValueError as exc:  # e.g. an integer past Python's 4300-digit conversion limit
+            raise ValidationError("body", f"is not valid JSON ({exc})") from None
+        v.check_text(value)
+        return value
 
     def task_uuid(self, raw: str, what: str = "task") -> uuid.UUID:
         value = parse_uuid(raw)

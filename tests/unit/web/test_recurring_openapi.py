@@ -84,7 +84,7 @@ def test_the_secret_feed_path_declares_its_parameter(document):
     item = document["paths"]["/calendar/{token}.ics"]
     assert item["parameters"] == [{"$ref": "#/components/parameters/CalendarSecret"}]
     assert "security" not in item["get"]
-    assert set(item["get"]["responses"]) == {"200", "404", "503"}
+    assert set(item["get"]["responses"]) == {"200", "404", "429", "503"}
 
 
 def test_template_changes_accept_if_match_and_document_412(document):
