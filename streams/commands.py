@@ -297,4 +297,28 @@ async def mcp(self, transport: str, host: str, port: int) -> None:
     await serve(config, transport=transport, host=host, port=port)
 
 
-__all__ = ["deploy", "dev", "mcp", "migrate", "seed", "token", "topics"]
+@app.command(
+    option("--output", "-o", "output", default=None, type=click.Path(dir_okay=False, writable=True),
+           help="Write to this file instead of printing."),
+    option("--format", "fmt", type=click.Choice(["markdown", "html"]), default="markdown", show_default=True,
+           help="markdown, or the HTML page GET /docs serves."),
+    base=DirectCommand,
+)
+async def api_docs(self, output: str | None, fmt: str) -> None:
+    """Print the API reference (every operation, its parameters, body, responses and error codes) from the
+    OpenAPI document. Needs neither the database nor the broker."""
+    from web.apidocs import markdown, render_html
+    from web.openapi import document
+
+    text = (markdown if fmt == "markdown" else render_html)(document())
+    if output is None:
+        print(text, end="")
+        return
+    try:
+        Path(output).write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise click.ClickException(f"cannot write {output}: {exc.strerror}") from None
+    self.say(f"wrote the API reference ({fmt}) to {output}")
+
+
+__all__ = ["api_docs", "deploy", "dev", "mcp", "migrate", "seed", "token", "topics"]
