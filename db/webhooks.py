@@ -7,7 +7,7 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, select, text
+from sqlalchemy import delete, func, select, text, update
 
 from streams.rules.webhooks import DISABLE_AFTER, MAX_ATTEMPTS, patterns_for
 
@@ -74,6 +74,18 @@ async def list_webhooks(session, user_id: str) -> list[Webhook]:
 async def get_webhook(session, user_id: str, webhook_id: uuid.UUID) -> Webhook | None:
     return (
         await session.execute(select(Webhook).where(Webhook.id == webhook_id, Webhook.user_id == user_id))
+    ).scalar_one_or_none()
+
+
+async def enable_webhook(session, user_id: str, webhook_id: uuid.UUID) -> Webhook | None:
+    """Turn a webhook on again with a clean failure count; None when the user has no such webhook.
+    Deliveries given up while it was disabled stay given up: it gets the events from now on."""
+    return (
+        await session.execute(
+            update(Webhook).where(Webhook.id == webhook_id, Webhook.user_id == user_id)
+            .values(active=True, consecutive_failures=0, disabled_at=None, disabled_reason=None)
+            .returning(Webhook)
+        )
     ).scalar_one_or_none()
 
 

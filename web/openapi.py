@@ -1000,6 +1000,10 @@ REMINDER_ROUTES: tuple[Route, ...] = (
           {200: response("The webhook, without its secret.", ref("Webhook"))}, tag="webhooks"),
     Route("delete", "/api/webhooks/{webhook_id}", "deleteWebhook", "Delete a webhook",
           {204: response("Deleted with its delivery log; no body.")}, tag="webhooks"),
+    Route("post", "/api/webhooks/{webhook_id}/enable", "enableWebhook", "Turn a disabled webhook on again",
+          {200: response("The webhook, active, with its failure count reset. Deliveries given up while it was "
+                         "disabled are not sent again; it gets the events from now on.", ref("Webhook"))},
+          tag="webhooks", errors=(409,)),
     Route("get", "/api/webhooks/{webhook_id}/deliveries", "listWebhookDeliveries", "Read a webhook's delivery log",
           {200: response("Newest first.", ref("WebhookDeliveryPage"))}, tag="webhooks", query=("PageLimit",)),
 )

@@ -147,6 +147,20 @@ async def test_a_webhook_that_keeps_failing_is_disabled_and_its_queue_closed(api
     await asyncio.sleep(1.5)
     assert len(receiver.calls) == calls, "a disabled webhook is sent nothing"
 
+    # The receiver is fixed: turning the webhook on again delivers what happens from now on.
+    receiver.script = []
+    status, enabled, _ = await api.call("POST", f"/api/webhooks/{hook['id']}/enable")
+    assert status == 200, enabled
+    assert enabled["active"] is True and enabled["consecutive_failures"] == 0 and enabled["disabled_at"] is None
+    task = await api.create(title="after enabling")
+
+    async def delivered():
+        return [c for c in receiver.of_type("task.created") if c["json"]["data"]["task"]["id"] == task["id"]]
+
+    assert await until(delivered), "an enabled webhook gets new events"
+    assert not [c for c in receiver.calls[calls:] if "after disabling" in json.dumps(c["json"])], (
+        "what happened while it was disabled is not sent")
+
 
 async def test_a_webhook_only_gets_the_events_it_subscribed_to(api, receiver):
     await subscribe(api, receiver.url, ["reminder.*"])

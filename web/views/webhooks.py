@@ -84,6 +84,24 @@ class WebhookItem(ApiView):
         return self.no_content()
 
 
+@app.page("/api/webhooks/{webhook_id}/enable")
+class WebhookEnable(ApiView):
+    async def post(self, request: web.Request, webhook_id: str) -> web.Response:
+        ident = self.task_uuid(webhook_id, "webhook")
+        async with self.transaction() as session:
+            hook = await queries.get_webhook(session, self.user_id(request), ident)
+            if hook is None:
+                raise not_found("webhook", ident)
+            if not get_settings().webhook_allow_private:
+                try:
+                    check_host(hook.url)
+                except UrlError as exc:
+                    raise ApiError(409, "conflict", f"its url {exc}; subscribe a public URL instead",
+                                   {"field": "url"}) from None
+            hook = await queries.enable_webhook(session, self.user_id(request), ident)
+        return self.respond(queries.webhook_json(hook))
+
+
 @app.page("/api/webhooks/{webhook_id}/deliveries")
 class WebhookDeliveries(ApiView):
     async def get(self, request: web.Request, webhook_id: str) -> web.Response:
