@@ -15,6 +15,7 @@ from mode import Service
 from db import outbox as queries
 from db.events import PendingEvent
 from streams import metrics
+from streams.producer import batching_producer
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +92,7 @@ class OutboxRelay(Service):
             await self._send_next_batch()
 
     async def _send(self, batch: list[PendingEvent]) -> None:
-        producer = self.app.producer
+        producer = await batching_producer(self.app)
         sent_at = time.perf_counter()
         pending: list[tuple[PendingEvent, Any]] = []
         ok: list[int] = []
@@ -99,8 +100,8 @@ class OutboxRelay(Service):
         for event in batch:
             try:
                 future = await producer.send(
-                    event.topic, event.key.encode(), json.dumps(event.payload).encode(), None, None,
-                    {"event_type": event.payload.get("event_type", "").encode()},
+                    event.topic, key=event.key.encode(), value=json.dumps(event.payload).encode(),
+                    headers=[("event_type", event.payload.get("event_type", "").encode())],
                 )
                 pending.append((event, future))
             except Exception as exc:  # the send could not even be queued: retry later

@@ -96,6 +96,10 @@ class TaskstreamApp(faust.App):
         from .topics import declare_topics
 
         await declare_topics()
+        from .producer import batching_producer
+
+        # Started before the relay, so it stops after it: the relay's last flush still has a producer.
+        await batching_producer(self)
         await self.add_runtime_dependency(self.outbox)
         await self.add_runtime_dependency(self.gateway)
 

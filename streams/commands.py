@@ -184,7 +184,9 @@ async def _tail(settings, topic: str, *, from_beginning: bool, user: str | None,
                             "timestamp": datetime.fromtimestamp(message.timestamp / 1000, timezone.utc).isoformat(),
                             "value": _decode(message.value),
                         }), flush=True)
-                    if message.offset + 1 >= ends[tp]:
+                    # The fetch's high-water mark: the embedded broker's end offsets fall short after
+                    # multi-record batches (see streams/producer.py).
+                    if message.offset + 1 >= max(ends[tp], consumer.highwater(tp) or 0):
                         remaining.discard(tp)
             if not follow and not remaining:
                 return
