@@ -73,6 +73,9 @@ IDLE = 1.0
 SWEEP = 2.0
 GRACE = timedelta(seconds=5)
 SWEEP_LIMIT = 500
+#: The reminder agent applies up to this many messages' changes in one transaction.
+FOLLOW_BATCH = 500
+FOLLOW_WITHIN = 0.05
 #: The notifier takes up to this many messages at once and writes them in one transaction.
 NOTIFY_BATCH = 500
 NOTIFY_WITHIN = 0.05
@@ -299,32 +302,42 @@ def _affected_task(topic: str, value: bytes | None) -> tuple[uuid.UUID, Any] | N
 
 @app.agent(schedule_sources)
 async def follow_reminders(stream):
-    async for event in stream.events():
-        message = event.message
-        where = f"{message.topic}/{message.partition}/{message.offset}"
-        try:
-            affected = _affected_task(message.topic, event.value)
-        except UndecodableEvent:
-            if message.topic == REMINDER_SCHEDULE:
-                await dead_letter(message, ValueError("not a reminder-schedule message"))
-            continue  # task-events: the fan-out agent parks it in the dead-letter topic
-        if affected is None:
+    # Batches: the changes of up to FOLLOW_BATCH messages in one transaction, then one read of the
+    # affected tasks' reminders (a round trip per event falls behind under load, and Faust pauses
+    # the topic for every agent when one does).
+    async for events in stream.take_events(FOLLOW_BATCH, within=FOLLOW_WITHIN):
+        changes: list[tuple[uuid.UUID, Any]] = []
+        for event in events:
+            message = event.message
+            try:
+                affected = _affected_task(message.topic, event.value)
+            except UndecodableEvent:
+                if message.topic == REMINDER_SCHEDULE:
+                    await dead_letter(message, ValueError("not a reminder-schedule message"))
+                continue  # task-events: the fan-out agent parks it in the dead-letter topic
+            if affected is not None and affected not in changes:
+                changes.append(affected)
+        if not changes:
             continue
-        task_id, change = affected
 
-        async def apply(change=change, task_id=task_id) -> int:  # bound now: called within this iteration
-            if change is not None:
+        async def apply(changes=changes) -> int:  # bound now: called within this iteration
+            if any(change is not None for _, change in changes):
                 async with app.database.transaction() as session:
-                    await change(session, task_id)
-            return await reconcile_tasks([task_id])
+                    for task_id, change in changes:
+                        if change is not None:
+                            await change(session, task_id)
+            return await reconcile_tasks({task_id for task_id, _ in changes})
 
+        first, last = events[0].message, events[-1].message
+        where = f"{first.topic}/{first.partition}/{first.offset} .. {last.topic}/{last.partition}/{last.offset}"
         try:
-            written = await _with_retries(f"scheduling the reminders of task {task_id} ({where})", apply)
+            written = await _with_retries(f"scheduling the reminders of {len(changes)} tasks ({where})", apply)
         except Exception as exc:
-            # The sweep picks the task up once a reminder of it is overdue.
-            log.error("could not bring the reminders of task %s in step (%s): %s", task_id, where, exc)
+            # The sweep picks the tasks up once a reminder of theirs is overdue.
+            log.error("could not bring the reminders of tasks %s in step (%s): %s: %s",
+                      sorted(str(task_id) for task_id, _ in changes), where, type(exc).__name__, exc)
             continue
-        log.debug("reminders of task %s after %s: %d windows written", task_id, where, written)
+        log.debug("reminders of %d tasks after %s: %d windows written", len(changes), where, written)
 
 
 @app.timer(SWEEP, name="sweep_overdue_reminders")
