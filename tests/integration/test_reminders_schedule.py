@@ -8,36 +8,20 @@ from __future__ import annotations
 import asyncio
 import json
 import math
-import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from recurring_support import iso, make_template, occurrences
+from recurring_support import eventually, iso, make_template, occurrences, parse
 
 pytestmark = pytest.mark.integration
 
 CHANGELOG = "taskstream-reminder-schedule-changelog"
 
 
-def parse(value: str) -> datetime:
-    return datetime.fromisoformat(value.replace("Z", "+00:00"))
-
-
 async def notifications(api) -> list[dict]:
     status, body, _ = await api.call("GET", "/api/notifications")
     assert status == 200, body
     return body["notifications"]
-
-
-async def wait_for(probe, *, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while True:
-        found = await probe()
-        if found:
-            return found
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        await asyncio.sleep(0.1)
 
 
 async def reminders_of(api, task_id: str) -> list[dict]:
@@ -69,7 +53,7 @@ async def test_a_pending_reminder_sits_in_its_due_time_window_and_leaves_it_when
         records = await changelog_of(read_topic, broker, api.user_id, 0)
         return records if records else None
 
-    records = await wait_for(scheduled, timeout=10, what="the reminder in the schedule table's changelog")
+    records = await eventually(scheduled, timeout=10, what="the reminder in the schedule table's changelog")
     remind_at = parse(reminder["remind_at"]).timestamp()
     start = float(math.floor(remind_at))
     assert records[0]["window"] == [start, start + 0.9], "a one-second window by due time"
@@ -82,7 +66,7 @@ async def test_a_pending_reminder_sits_in_its_due_time_window_and_leaves_it_when
         records = await changelog_of(read_topic, broker, api.user_id, 1)
         return records if records[-1]["value"] is None else None
 
-    records = await wait_for(removed, timeout=10, what="the window's tombstone")
+    records = await eventually(removed, timeout=10, what="the window's tombstone")
     assert records[-1]["window"] == [start, start + 0.9]
 
 
@@ -105,7 +89,7 @@ async def test_moving_the_due_date_moves_a_relative_reminder_and_it_fires_at_the
                                   json_body={"due_date": (soon + timedelta(days=1)).isoformat()})
     assert status == 200
 
-    found = await wait_for(lambda: notifications(api), timeout=10, what="the moved reminder's notification")
+    found = await eventually(lambda: notifications(api), timeout=10, what="the moved reminder's notification")
     assert [n["reminder_id"] for n in found] == [reminder["id"]]
     fired = (await reminders_of(api, task["id"]))[0]
     assert parse(fired["remind_at"]) == new_due - timedelta(hours=1)
@@ -127,7 +111,7 @@ async def test_a_recurring_templates_reminder_offsets_reach_every_occurrence_and
     stored = await reminders_of(api, first)
     assert [(r["before_due"], parse(r["remind_at"])) for r in stored] == [("PT1H", first_due - timedelta(hours=1))]
 
-    found = await wait_for(lambda: notifications(api), timeout=10, what="the occurrence's reminder")
+    found = await eventually(lambda: notifications(api), timeout=10, what="the occurrence's reminder")
     assert found[0]["title"] == "Reminder: stand-up" and found[0]["data"]["task_ids"] == [first]
 
     status, _, _ = await api.call("POST", f"/api/tasks/{first}/complete")
@@ -137,7 +121,7 @@ async def test_a_recurring_templates_reminder_offsets_reach_every_occurrence_and
         past = (await occurrences(api, template["id"]))["past"]
         return past[1]["task_id"] if len(past) > 1 else None
 
-    second = await wait_for(second_occurrence, timeout=15, what="the second occurrence")
+    second = await eventually(second_occurrence, timeout=15, what="the second occurrence")
     second_due = first_due + timedelta(days=1)
     stored = await reminders_of(api, second)
     # Two days before the second occurrence is past as well; a third one would get both.
