@@ -117,8 +117,12 @@ class ScheduleTable(faust.Table):
     handles batches that span partitions and the rebuild runs outside any event, so the partition
     comes from the key instead - the same one the user's events and reminders are on."""
 
+    @property
+    def partition_count(self) -> int:
+        return self.partitions or self.app.conf.topic_partitions
+
     def partition_for_key(self, key: Any) -> int:
-        return partition_of(key[0], self.partitions or self.app.conf.topic_partitions)
+        return partition_of(key[0], self.partition_count)
 
 
 _table = app.tables.add(ScheduleTable(
@@ -246,14 +250,10 @@ async def reconcile_tasks(task_ids: Iterable[uuid.UUID]) -> int:
     return reconcile((str(t) for t in task_ids), rows)
 
 
-def _partitions() -> int:
-    return _table.partitions or app.conf.topic_partitions
-
-
 async def rebuild() -> None:
     """Reconcile the table with every unsent reminder in Postgres of the partitions this worker owns."""
     started = time.monotonic()
-    partitions = _partitions()
+    partitions = _table.partition_count
     indexed_before = set(index.entries)
     rows: list[Any] = []
     async for page in queries.pending_pages(app.database):
@@ -351,7 +351,7 @@ async def sweep_overdue() -> None:
     except Exception as exc:
         log.warning("reminder sweep could not read overdue reminders: %s: %s", type(exc).__name__, exc)
         return
-    partitions = _partitions()
+    partitions = _table.partition_count
     mine = [row for row in rows if partition_of(row.user_id, partitions) in index.active]
     if not mine:
         return
@@ -377,7 +377,7 @@ def reminders_message(user_id: str, window: tuple[float, float], value: dict[str
 
 
 async def _fire(now: float) -> None:
-    partitions = _partitions()
+    partitions = _table.partition_count
     producer = await batching_producer(app)
     while index.heap and index.heap[0][0] <= now:
         _, user_id, window = heapq.heappop(index.heap)
