@@ -15,6 +15,8 @@ from streams.rules.email import SmtpConfig, parse_smtp_url
 from streams.rules.webhooks import backoff
 from streams.settings import get_settings
 
+from .claims import attempt_due
+
 log = logging.getLogger(__name__)
 
 TICK = 0.5
@@ -56,14 +58,7 @@ class EmailSender(Service):
     async def _send_due(self) -> None:
         if self._config is None:
             return
-        try:
-            async with app.database.transaction() as session:
-                due = await queries.claim_due(session, limit=CLAIM_BATCH)
-        except Exception as exc:
-            log.warning("email sender could not read queued emails: %s: %s", type(exc).__name__, exc)
-            return
-        if due:
-            await asyncio.gather(*(self._send(row) for row in due))
+        await attempt_due("the email sender", queries.claim_due, self._send, limit=CLAIM_BATCH, log=log)
 
     async def _send(self, row: Any) -> None:
         import aiosmtplib

@@ -26,6 +26,8 @@ from streams.rules.webhooks import ALLOW_PRIVATE_HINT, UrlError, backoff, blocke
 from streams.settings import get_settings
 from streams.topics import task_events
 
+from .claims import attempt_due
+
 log = logging.getLogger(__name__)
 
 TICK = 0.5
@@ -114,14 +116,7 @@ class WebhookDispatcher(Service):
     async def _dispatch(self) -> None:
         if self._http is None:
             return
-        try:
-            async with app.database.transaction() as session:
-                due = await queries.claim_due(session, limit=CLAIM_BATCH)
-        except Exception as exc:
-            log.warning("webhook dispatcher could not read due deliveries: %s: %s", type(exc).__name__, exc)
-            return
-        if due:
-            await asyncio.gather(*(self._attempt(row) for row in due))
+        await attempt_due("the webhook dispatcher", queries.claim_due, self._attempt, limit=CLAIM_BATCH, log=log)
 
     async def _attempt(self, row: Any) -> None:
         if not row.active:
