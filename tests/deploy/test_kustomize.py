@@ -150,7 +150,7 @@ def test_minikube_brings_postgres_and_kafka_with_persistent_storage(manifests):
     assert re.fullmatch(rf"postgresql://taskstream:{re.escape(password)}@postgres:5432/taskstream", url)
 
 
-def test_minikube_creates_the_three_topics_with_the_configured_partitions(manifests):
+def test_minikube_creates_the_application_topics_with_the_configured_partitions(manifests):
     documents = manifests.kustomize_build("minikube")
     job = next(d for d in documents if d["kind"] == "Job" and d["metadata"]["name"] == "kafka-topics")
     env = {e["name"]: e["value"] for e in job["spec"]["template"]["spec"]["containers"][0]["env"]}
