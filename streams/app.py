@@ -154,7 +154,7 @@ class TaskstreamApp(faust.App):
 app = TaskstreamApp(
     "taskstream",
     config_source=LazyFaustConfig(),
-    autodiscover=["streams.commands", "agents", "tables", "web"],
+    autodiscover=["streams.cli.commands", "agents", "tables", "web"],
     origin="streams",
 )
 

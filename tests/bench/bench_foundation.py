@@ -21,7 +21,7 @@ from pathlib import Path
 import aiohttp
 import jwt
 
-from streams.embedded import free_port
+from streams.cli.embedded import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 TASKSTREAM = [sys.executable, "-c", "from streams.app import main; main()"]

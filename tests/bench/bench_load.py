@@ -63,7 +63,7 @@ sys.path.insert(0, str(ROOT / "tests" / "integration"))
 from stack import Worker, make_token, start_broker
 
 from db import migrate
-from streams.embedded import EmbeddedBroker, EmbeddedPostgres
+from streams.cli.embedded import EmbeddedBroker, EmbeddedPostgres
 
 RESULTS = ROOT / "tests" / "bench" / "results" / "load.json"
 TARGET_P99_MS = 250.0

@@ -2,7 +2,7 @@
 
 Run: .venv/bin/python tests/bench/bench_queries.py [--runs 3] [--duration 20] [--concurrency 50] [--skip-seed]
      [--data-dir DIR] [--profile] [--only NAME,NAME] [--tasks N --users N --heavy-user N]
-Starts its own stack (embedded PostgreSQL, embedded broker, one worker), seeds it with `streams.seed`
+Starts its own stack (embedded PostgreSQL, embedded broker, one worker), seeds it with `streams.cli.seed`
 (1,000 users, 1,000,000 tasks, 50,000 of them for `seed-heavy`), then drives each scenario with a
 closed-loop load of --concurrency clients from a separate process, next to a bare aiohttp hello-world
 server (the ceiling of this machine and this load generator). Prints a table and the EXPLAIN plans of
@@ -43,7 +43,7 @@ import aiohttp
 ROOT = Path(__file__).resolve().parents[2]
 RESULTS = ROOT / "tests" / "bench" / "results"
 WORKER = [sys.executable, "-c", "from streams.app import main; main()", "worker", "-l", "warn"]
-HEAVY_USER = "seed-heavy"  # streams.seed.HEAVY_USER; repeated so the load process need not import the app
+HEAVY_USER = "seed-heavy"  # streams.cli.seed.HEAVY_USER; repeated so the load process need not import the app
 CREATE_TITLE = "bench create"  # created tasks are deleted after each create scenario by this title prefix
 
 TARGETS = {"read_p99_ms": 25.0, "plain_list_req_per_s": 1500.0, "create_req_per_s": 800.0, "create_p99_ms": 30.0}
@@ -208,7 +208,7 @@ def start_process(stack: contextlib.ExitStack, command: list[str], log_path: Pat
 
 def seed_database(pg, data_dir: Path, args: argparse.Namespace) -> dict[str, Any]:
     """Seed (or, with --skip-seed, check the earlier seed); returns what the database holds."""
-    from streams import seed
+    from streams.cli import seed
 
     state_path = data_dir / "seed.json"
     heavy = int(pg.psql("taskstream", f"SELECT count(*) FROM tasks WHERE user_id = '{HEAVY_USER}'").strip())
@@ -528,7 +528,7 @@ def main() -> None:
     import jwt
 
     from db import migrate
-    from streams.embedded import EmbeddedBroker, EmbeddedPostgres, free_port, wait_for_port
+    from streams.cli.embedded import EmbeddedBroker, EmbeddedPostgres, free_port, wait_for_port
 
     all_scenarios = scenarios()
     chosen = all_scenarios

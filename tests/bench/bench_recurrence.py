@@ -38,7 +38,7 @@ sys.path.insert(0, str(ROOT / "tests" / "integration"))
 from stack import Api, Worker, start_broker
 
 from db import migrate
-from streams.embedded import EmbeddedPostgres
+from streams.cli.embedded import EmbeddedPostgres
 
 #: --isolate: a worker whose only task-events agent is expand_recurrences (the others are unregistered
 #: before it starts), to show what the recurrence path itself sustains inside a real worker.

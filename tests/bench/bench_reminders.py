@@ -34,7 +34,7 @@ sys.path.insert(0, str(ROOT / "tests" / "integration"))
 from stack import Worker, start_broker
 
 from db import migrate
-from streams.embedded import EmbeddedPostgres
+from streams.cli.embedded import EmbeddedPostgres
 
 RESULTS = ROOT / "tests" / "bench" / "results" / "reminders.json"
 #: Seconds between loading the reminders and the first one being due (the worker starts meanwhile);

@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT / "tests" / "integration"))
 from stack import Api, Worker, start_broker  # noqa: E402
 
 from db import migrate  # noqa: E402
-from streams.embedded import EmbeddedPostgres  # noqa: E402
+from streams.cli.embedded import EmbeddedPostgres  # noqa: E402
 
 
 def percentile(values: list[float], q: float) -> float:

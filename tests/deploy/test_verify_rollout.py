@@ -14,7 +14,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from streams.deploy import EXIT_FAILED, EXIT_HEALTHY, EXIT_TIMED_OUT, verify_rollout
+from streams.cli.deploy import EXIT_FAILED, EXIT_HEALTHY, EXIT_TIMED_OUT, verify_rollout
 
 
 def _to_model(data, type_name):

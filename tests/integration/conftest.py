@@ -11,7 +11,7 @@ import aiohttp
 import pytest
 from stack import Api, Worker, make_token, migrated_database, read_topic, start_broker
 
-from streams.embedded import EmbeddedBroker, EmbeddedPostgres
+from streams.cli.embedded import EmbeddedBroker, EmbeddedPostgres
 
 
 @pytest.fixture(scope="session")

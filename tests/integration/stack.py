@@ -19,7 +19,7 @@ from typing import Any, Iterator
 import aiohttp
 import jwt
 
-from streams.embedded import EmbeddedBroker, EmbeddedPostgres, free_port
+from streams.cli.embedded import EmbeddedBroker, EmbeddedPostgres, free_port
 
 JWT_SECRET = "integration-tests-secret-0123456789abcdef"
 

@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from stack import Api, Worker, make_token
 
-from streams.embedded import free_port
+from streams.cli.embedded import free_port
 
 pytestmark = pytest.mark.integration
 

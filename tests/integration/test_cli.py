@@ -13,7 +13,7 @@ import urllib.request
 import jwt
 import pytest
 
-from streams.embedded import free_port, port_open
+from streams.cli.embedded import free_port, port_open
 
 pytestmark = pytest.mark.integration
 

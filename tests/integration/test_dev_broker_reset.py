@@ -21,7 +21,7 @@ import aiohttp
 import pytest
 from stack import Api, DevProcess, own_database, read_topic, running_dev, start_broker
 
-from streams.embedded import EmbeddedBroker, port_open
+from streams.cli.embedded import EmbeddedBroker, port_open
 
 pytestmark = pytest.mark.integration
 

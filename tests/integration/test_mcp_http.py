@@ -16,7 +16,7 @@ from mcp import ClientSession
 from mcp.client.streamable_http import streamable_http_client
 from stack import Api, make_token
 
-from streams.embedded import free_port
+from streams.cli.embedded import free_port
 
 pytestmark = pytest.mark.integration
 

@@ -406,7 +406,7 @@ async def test_an_empty_update_is_refused_naming_what_to_send(mcp):
 async def test_on_a_server_without_recurring_tasks_or_reminders_the_tools_say_so_instead_of_faking_success(tmp_path):
     from aiohttp import web
 
-    from streams.embedded import free_port
+    from streams.cli.embedded import free_port
 
     async def no_such_route(request: web.Request) -> web.Response:
         # What a worker answers for a route it does not have (web/middleware.py).
@@ -438,8 +438,8 @@ async def test_on_a_server_without_recurring_tasks_or_reminders_the_tools_say_so
 
 
 def test_the_api_url_comes_from_taskstream_url_then_a_running_dev_server_then_the_default(tmp_path):
-    from streams.devserver import dev_file
-    from streams.mcp_server import DEFAULT_URL, McpConfig
+    from streams.cli.dev import dev_file
+    from streams.cli.mcp.server import DEFAULT_URL, McpConfig
 
     env = {"TASKSTREAM_TOKEN": "t", "DATA_DIR": str(tmp_path)}
     assert McpConfig.from_env(env).api_url == DEFAULT_URL
@@ -453,7 +453,7 @@ def test_the_api_url_comes_from_taskstream_url_then_a_running_dev_server_then_th
 
 
 async def test_an_unreachable_api_is_a_tool_error_naming_the_url(tmp_path):
-    from streams.embedded import free_port
+    from streams.cli.embedded import free_port
 
     url = f"http://127.0.0.1:{free_port()}"  # nobody listens there
     process = await McpProcess(server_params(url, make_token("nobody")), tmp_path / "stderr.log").start()

@@ -21,7 +21,7 @@ import pytest
 from stack import Api, Worker, child_processes, read_topic, start_broker
 
 from db import migrate
-from streams.embedded import EmbeddedPostgres
+from streams.cli.embedded import EmbeddedPostgres
 
 pytestmark = pytest.mark.integration
 

@@ -14,7 +14,7 @@ import pytest
 from reminders_support import isolated_stack
 from stack import Api, Worker
 
-from streams.embedded import free_port
+from streams.cli.embedded import free_port
 
 pytestmark = pytest.mark.integration
 

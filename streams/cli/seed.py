@@ -306,7 +306,7 @@ def check_columns() -> None:
     ]
     unknown = [name for name in COLUMNS if name not in Task.__table__.columns]
     if missing or unknown:
-        raise SeedError(f"streams/seed.py is out of date with db/models.py: missing {missing}, unknown {unknown}")
+        raise SeedError(f"streams/cli/seed.py is out of date with db/models.py: missing {missing}, unknown {unknown}")
 
 
 def _batches(rows: Iterator[tuple], size: int) -> Iterator[list[tuple]]:

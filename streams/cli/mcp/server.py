@@ -91,7 +91,7 @@ class McpConfig:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> McpConfig:
-        from .devserver import read_dev_file
+        from ..dev import read_dev_file
 
         token = (env.get("TASKSTREAM_TOKEN") or "").strip()
         if not token:

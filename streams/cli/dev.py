@@ -16,8 +16,9 @@ from typing import Callable
 
 import aiohttp
 
+from streams.settings import Settings, from_env
+
 from .embedded import EmbeddedBroker, EmbeddedPostgres, port_open
-from .settings import Settings, from_env
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +66,7 @@ async def broker_topics(settings: Settings, *, timeout: float = BROKER_PROBE_TIM
     from aiokafka.admin import AIOKafkaAdminClient
     from aiokafka.errors import KafkaError
 
-    from .kafka import client_options
+    from streams.kafka import client_options
 
     admin = AIOKafkaAdminClient(**client_options(settings), request_timeout_ms=int(timeout * 1000))
     try:
@@ -162,8 +163,8 @@ class DevServer:
         dev_file(self.data_dir).write_text(json.dumps(details, indent=2))
 
     async def _create_topics(self, settings) -> None:
-        from .kafka import create_topics
-        from .topics import TOPICS
+        from streams.kafka import create_topics
+        from streams.topics import TOPICS
 
         created = await create_topics(settings, TOPICS)
         if created:

@@ -1,4 +1,4 @@
-"""Our own `taskstream` subcommands next to Faust's: dev, migrate, token and topics."""
+"""Our own `taskstream` subcommands next to Faust's: dev, migrate, token, topics, seed, deploy, mcp and api-docs."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from typing import Any, Callable, NoReturn
 import click
 from faust.cli import AppCommand, argument, option
 
-from .app import app
-from .settings import ConfigError, from_env
+from streams.app import app
+from streams.settings import ConfigError, from_env
 
 
 class Command(AppCommand):
@@ -46,7 +46,7 @@ def command(*options: Any) -> Callable:
 
 def _settings_with_dev_fallback():
     """Settings from the environment; URLs not set there come from a running `taskstream dev`."""
-    from .devserver import read_dev_file
+    from .dev import read_dev_file
 
     env = dict(os.environ)
     dev = read_dev_file(env.get("DATA_DIR") or ".taskstream")
@@ -63,7 +63,7 @@ def _settings_with_dev_fallback():
 @command(option("--data-dir", default=".taskstream", show_default=True, help="Where embedded data is kept."))
 async def dev(self, data_dir: str) -> None:
     """Run the whole system locally (embedded PostgreSQL and broker unless DATABASE_URL/KAFKA_BROKER_URL are set)."""
-    from .devserver import run
+    from .dev import run
 
     code = await run(Path(data_dir))
     if code:
@@ -128,7 +128,7 @@ async def topics(self, action: str, topic: str | None, from_beginning: bool, use
 async def _list_topics(settings) -> None:
     from aiokafka import AIOKafkaConsumer
 
-    from .kafka import client_options
+    from streams.kafka import client_options
 
     consumer = AIOKafkaConsumer(**client_options(settings), enable_auto_commit=False)
     await consumer.start()
@@ -153,7 +153,7 @@ def _decode(raw: bytes | None):
 async def _tail(settings, topic: str, *, from_beginning: bool, user: str | None, follow: bool) -> None:
     from aiokafka import AIOKafkaConsumer, TopicPartition
 
-    from .kafka import client_options
+    from streams.kafka import client_options
 
     # No group: a tail never moves anybody's committed offsets.
     consumer = AIOKafkaConsumer(**client_options(settings), enable_auto_commit=False, group_id=None)
@@ -214,9 +214,9 @@ async def seed(self, users: int, tasks: int, heavy_user: int, seed_value: int, d
     have tasks, unless --replace.
     """
     from db.engine import redact_url
+    from streams.settings import normalize_database_url
 
     from . import seed as seeding
-    from .settings import normalize_database_url
 
     try:
         url = normalize_database_url(database_url) if database_url else _settings_with_dev_fallback().database_url
@@ -288,7 +288,7 @@ async def mcp(self, transport: str, host: str, port: int) -> None:
     TASKSTREAM_URL defaults to the web_url of a running `taskstream dev`, else http://127.0.0.1:6066;
     TASKSTREAM_TIMEZONE (IANA, default UTC) is how natural dates such as "tomorrow 5pm" are read.
     """
-    from .mcp_server import McpConfig, serve
+    from .mcp.server import McpConfig, serve
 
     try:
         config = McpConfig.from_env(os.environ)

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from streams.seed import COLUMNS, HEAVY_USER, TAGS, SeedError, SeedPlan, generate_rows, writable_columns
+from streams.cli.seed import COLUMNS, HEAVY_USER, TAGS, SeedError, SeedPlan, generate_rows, writable_columns
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=timezone.utc)
 PLAN = SeedPlan(now=NOW, users=21, tasks=20_000, heavy_user=3_000, seed=42)
