@@ -4,7 +4,7 @@ Exactly-once creation of occurrences rests on two keys: recurrence_occurrences' 
 (template_id, slot), claimed with INSERT ... ON CONFLICT DO NOTHING by whoever creates the task, and
 processed_events' primary key (consumer, event_id), written in the same transaction as the effect.
 
-tasks.recurring_task_id gets an index but no foreign key: bulk-loaded benchmark data (streams/seed.py)
+tasks.recurring_task_id gets an index but no foreign key: bulk-loaded benchmark data (streams/cli/seed.py)
 carries template ids that do not exist, and deleting a template unlinks its tasks explicitly, each
 with its own audit row, which a foreign key's ON DELETE SET NULL would skip.
 
