@@ -1,4 +1,4 @@
-"""The `reminders` wire format and the schedule's partitioning, without a broker."""
+"""The `reminders` wire format: a window message round trips, matches its schema, and bad ones say why."""
 
 from __future__ import annotations
 
@@ -7,17 +7,10 @@ import uuid
 from datetime import UTC, datetime
 
 import pytest
-from aiokafka.partitioner import murmur2
 
-from agents.reminders import (
-    UndecodableReminder,
-    decode_reminders,
-    fire_time,
-    partition_of,
-    reminders_message,
-    window_of,
-)
+from streams.events import UndecodableReminder, decode_reminders, reminders_message
 from streams.schemas import validator
+from tables.reminder_schedule import window_of
 
 
 def test_a_window_message_round_trips_and_matches_its_schema():
@@ -47,15 +40,3 @@ def test_a_window_message_round_trips_and_matches_its_schema():
 def test_a_malformed_window_message_says_why(key, value, why):
     with pytest.raises(UndecodableReminder, match=why):
         decode_reminders(key, json.dumps(value).encode())
-
-
-def test_windows_are_one_second_by_due_time_and_fire_when_all_of_them_is_due():
-    assert window_of(1764604800.0) == window_of(1764604800.999) == (1764604800.0, 1764604800.9)
-    assert window_of(1764604801.0)[0] == 1764604801.0
-    assert fire_time({"a": ["t", 10.2], "b": ["t", 10.7]}) == 10.7
-
-
-def test_a_users_schedule_lives_on_the_partition_the_producer_sends_their_messages_to():
-    for user in ("alice", "bob", "user-" + "x" * 200, "ünïcødé"):
-        assert partition_of(user, 4) == (murmur2(user.encode()) & 0x7FFFFFFF) % 4
-    assert len({partition_of(f"user-{n}", 4) for n in range(100)}) == 4
