@@ -1,4 +1,4 @@
-"""The `reminders` wire format: a window message round trips, matches its schema, and bad ones say why."""
+"""The `reminders` and `reminder-schedule` wire formats: messages round trip, and bad ones say why."""
 
 from __future__ import annotations
 
@@ -8,7 +8,15 @@ from datetime import UTC, datetime
 
 import pytest
 
-from streams.events import UndecodableReminder, decode_reminders, reminders_message
+from streams.events import (
+    UndecodableEvent,
+    UndecodableReminder,
+    decode_reminders,
+    decode_schedule_change,
+    encode,
+    reminders_message,
+    schedule_change,
+)
 from streams.schemas import validator
 from tables.reminder_schedule import window_of
 
@@ -40,3 +48,15 @@ def test_a_window_message_round_trips_and_matches_its_schema():
 def test_a_malformed_window_message_says_why(key, value, why):
     with pytest.raises(UndecodableReminder, match=why):
         decode_reminders(key, json.dumps(value).encode())
+
+
+def test_a_schedule_change_names_the_task_and_a_message_without_one_says_why():
+    event_id, task_id = uuid.uuid4(), uuid.uuid4()
+    payload = schedule_change(event_id=event_id, user_id="alice", task_id=task_id, reason="reminder.created",
+                              now=datetime(2026, 12, 1, 16, 0, tzinfo=UTC))
+    assert payload == {"event_id": str(event_id), "user_id": "alice", "task_id": str(task_id),
+                       "reason": "reminder.created", "occurred_at": "2026-12-01T16:00:00Z"}
+    assert decode_schedule_change(encode(payload)) == task_id
+    for bad in (None, b"{", b"[]", b'{"task_id": "42"}'):
+        with pytest.raises(UndecodableEvent, match="not a reminder-schedule message"):
+            decode_schedule_change(bad)
