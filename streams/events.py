@@ -45,6 +45,11 @@ def iso(dt: datetime | None) -> str | None:
     return dt.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
+def instant(dt: datetime) -> str:
+    """A decoded envelope's time as it arrived: a UTC offset is written Z, any other is kept."""
+    return dt.isoformat().replace("+00:00", "Z")
+
+
 class UndecodableEvent(ValueError):
     """A message on a topic that is not the payload the topic carries."""
 
@@ -163,10 +168,6 @@ def client_update_for(event: TaskEventRecord) -> dict[str, Any]:
         before=event.before, after=event.after, changes=event.changes, occurred_at=instant(event.occurred_at),
     )
 
-
-def instant(dt: datetime) -> str:
-    """A decoded envelope's time as it arrived: a UTC offset is written Z, any other is kept."""
-    return dt.isoformat().replace("+00:00", "Z")
 
 
 def notification_json(row: Any) -> dict[str, Any]:
