@@ -2,58 +2,65 @@
 
 from __future__ import annotations
 
-import json
 import logging
+from dataclasses import dataclass
 from typing import Any
 
-from streams import metrics
 from streams.app import app
-from streams.events import TaskEventRecord, UndecodableEvent, decode_event
-from streams.events import client_update as update_message
+from streams.events import TASK_UPDATES, client_update_for, decode_event, encode
 from streams.producer import batching_producer
-from streams.topics import task_events, task_events_dlq, task_updates
+from streams.topics import task_events
+
+from .failures import Consumer
 
 log = logging.getLogger(__name__)
 AGENT = "fan_out_updates"
+#: Up to this many updates are sent together; an idle stream waits WITHIN seconds for company.
+BATCH = 500
+WITHIN = 0.005
+
+consumer = Consumer(AGENT)
 
 
-def client_update(event: TaskEventRecord) -> dict[str, Any]:
-    """What a WebSocket client receives: the change and the user's sequence number to resume from."""
-    return update_message(
-        event_type=event.event_type, seq=event.seq, event_id=event.event_id, task_id=event.task_id,
-        before=event.before, after=event.after, changes=event.changes,
-        occurred_at=event.occurred_at.isoformat().replace("+00:00", "Z"),
-    )
+@dataclass
+class Update:
+    """One client update and whether the broker has confirmed it (a retry sends only the rest)."""
+
+    user_id: str
+    value: bytes
+    sent: bool = False
 
 
-async def dead_letter(message: Any, error: Exception) -> None:
-    """Park an undecodable message with where it came from and why, instead of crashing the worker."""
-    log.error(
-        "undecodable message on %s partition %s offset %s: %s; sent to %s",
-        message.topic, message.partition, message.offset, error, task_events_dlq.get_topic_name(),
-        extra={"topic": message.topic, "partition": message.partition, "offset": message.offset},
-    )
-    await task_events_dlq.send(
-        key=message.key,
-        value=message.value,
-        headers={
-            "error": str(error).encode(),
-            "source": f"{message.topic}/{message.partition}/{message.offset}".encode(),
-        },
-    )
+def decode(message: Any) -> Update:
+    record = decode_event(message.value)
+    return Update(record.user_id, encode(client_update_for(record)))
+
+
+async def publish(updates: list[Update]) -> None:
+    """Send the updates and wait until the broker has them all: the events are acknowledged after
+    this, so a worker that dies first leaves them to be sent again."""
+    producer = await batching_producer(app)
+    pending = []
+    error: Exception | None = None
+    for update in updates:
+        if update.sent:
+            continue
+        try:
+            pending.append((update, await producer.send(TASK_UPDATES, key=update.user_id.encode(), value=update.value)))
+        except Exception as exc:
+            error = error or exc
+    for update, future in pending:
+        try:
+            await future
+            update.sent = True
+        except Exception as exc:
+            error = error or exc
+    if error is not None:
+        raise error
 
 
 @app.agent(task_events)
 async def fan_out_updates(stream):
-    producer = await batching_producer(app)
-    async for event in stream.events():
-        message = event.message
-        try:
-            record = decode_event(event.value)
-        except UndecodableEvent as exc:
-            metrics.EVENTS_FAILED.labels(AGENT).inc()
-            await dead_letter(message, exc)
-            continue
-        await producer.send(task_updates.get_topic_name(), key=record.user_id.encode(),
-                            value=json.dumps(client_update(record)).encode())
-        metrics.EVENTS_PROCESSED.labels(AGENT).inc()
+    async for events in stream.take_events(BATCH, within=WITHIN):
+        batch = await consumer.decode(events, decode)
+        await consumer.process(batch, publish, what=f"publishing to {TASK_UPDATES}")

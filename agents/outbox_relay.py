@@ -13,7 +13,7 @@ from typing import Any, Iterable
 from mode import Service
 
 from db import outbox as queries
-from db.events import PendingEvent
+from db.outbox import PendingEvent
 from streams import metrics
 from streams.producer import batching_producer
 

@@ -8,13 +8,10 @@ streams.rules.recurrence. Delivery is at-least-once; effects are exactly-once (s
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
-
-from sqlalchemy import exc as sa_exc
 
 from db import expansion
 from db.expansion import Finish
@@ -22,17 +19,17 @@ from db.serialize import iso
 from streams.app import app
 from streams.events import UndecodableEvent, message_json
 from streams.settings import get_settings
-from streams.topics import task_events, task_events_dlq
+from streams.topics import task_events
+
+from .failures import Consumer, source
 
 log = logging.getLogger(__name__)
+consumer = Consumer(expansion.CONSUMER)
 
 #: Up to this many events share one transaction; an idle stream waits WITHIN seconds for company,
 #: which bounds the latency a batch adds.
 BATCH = 500
 WITHIN = 0.01
-#: Deadlocks and serialization failures are retried this many times before the batch is split.
-CONFLICT_RETRIES = 5
-MAX_BACKOFF = 5.0
 #: A processed event id is kept this much longer than the topic keeps the event.
 DEDUPE_MARGIN = timedelta(days=1)
 MIN_DEDUPE_WINDOW = timedelta(days=7)
@@ -92,89 +89,13 @@ def finish_from_message(value: bytes | None, source: str) -> Finish | None:
     return finish_from_envelope(message_json(value), source)
 
 
-def _failure_kind(exc: BaseException) -> str | None:
-    """'conflict' (retry now), 'unavailable' (retry after a pause) or None (a real error)."""
-    if isinstance(exc, sa_exc.DBAPIError):
-        state = getattr(exc.orig, "sqlstate", None) or ""
-        if state in ("40P01", "40001"):  # deadlock detected, serialization failure
-            return "conflict"
-        if exc.connection_invalidated or isinstance(exc, (sa_exc.OperationalError, sa_exc.InterfaceError)):
-            return "unavailable"
-        # 57014: cancelled by DATABASE_STATEMENT_TIMEOUT_MS: the database is slow, the event is fine.
-        if state.startswith("08") or state in ("57P01", "57P02", "57P03", "53300", "57014"):
-            return "unavailable"
-        return None
-    if isinstance(exc, (ConnectionError, OSError, asyncio.TimeoutError, sa_exc.TimeoutError)):
-        return "unavailable"
-    return None
-
-
-def _sources(finishes: list[Finish]) -> str:
-    shown = ", ".join(f.source for f in finishes[:3])
-    return shown + (f" and {len(finishes) - 3} more" if len(finishes) > 3 else "")
-
-
-async def _expand(finishes: list[Finish]) -> expansion.Expansion:
-    """One transaction; retried while the database is unreachable (the events must not be lost)."""
-    conflicts = 0
-    delay = 0.1
-    while True:
-        try:
-            async with app.database.transaction() as session:
-                return await expansion.expand(session, finishes, now=utc_now())
-        except Exception as exc:
-            kind = _failure_kind(exc)
-            if kind == "conflict" and conflicts < CONFLICT_RETRIES:
-                conflicts += 1
-                log.info("lock conflict applying %d events from %s (attempt %d); retrying",
-                         len(finishes), _sources(finishes), conflicts)
-                continue
-            if kind != "unavailable":
-                raise
-            log.warning("database unavailable (%s) applying %d events from %s; retrying in %.1f s",
-                        type(exc).__name__, len(finishes), _sources(finishes), delay)
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, MAX_BACKOFF)
-
-
-async def dead_letter(message: Any, finish: Finish, error: Exception) -> None:
-    await task_events_dlq.send(
-        key=message.key,
-        value=message.value,
-        headers={
-            "error": f"{type(error).__name__}: {error}".encode()[:1000],
-            "source": finish.source.encode(),
-            "consumer": expansion.CONSUMER.encode(),
-        },
-    )
-
-
-async def apply(batch: list[tuple[Finish, Any]]) -> None:
-    """Apply a batch; on an error that is not the database being away, retry its events one by one."""
-    finishes = [finish for finish, _ in batch]
-    try:
-        result = await _expand(finishes)
-    except asyncio.CancelledError:
-        raise
-    except Exception as exc:
-        if len(batch) > 1:
-            log.warning("applying %d events from %s failed (%s: %s); applying them one at a time",
-                        len(batch), _sources(finishes), type(exc).__name__, exc)
-            for item in batch:
-                await apply([item])
-            return
-        finish, message = batch[0]
-        log.exception(
-            "could not create the occurrence after task %s (recurring task %s, event %s) from %s; sent to %s",
-            finish.task_id, finish.template_id, finish.event_id, finish.source, task_events_dlq.get_topic_name(),
-        )
-        try:
-            await dead_letter(message, finish, exc)
-        except Exception as dlq_error:
-            log.error("could not dead-letter event %s from %s either: %s", finish.event_id, finish.source, dlq_error)
-        return
+async def expand(finishes: list[Finish]) -> expansion.Expansion:
+    """One transaction for the batch; after commit the new events go to the outbox relay."""
+    async with app.database.transaction() as session:
+        result = await expansion.expand(session, finishes, now=utc_now())
     app.outbox.enqueue(result.events)
     report(result)
+    return result
 
 
 def report(result: expansion.Expansion) -> None:
@@ -200,21 +121,8 @@ def report(result: expansion.Expansion) -> None:
 @app.agent(task_events)
 async def expand_recurrences(stream):
     async for events in stream.take_events(BATCH, WITHIN):
-        batch: list[tuple[Finish, Any]] = []
-        for event in events:
-            message = event.message
-            source = f"{message.topic}/{message.partition}/{message.offset}"
-            try:
-                finish = finish_from_message(message.value, source)
-            except UndecodableEvent as exc:
-                # fan_out_updates reads the same messages and dead-letters undecodable ones;
-                # a second copy from here would only duplicate them.
-                log.warning("skipping a message at %s this agent cannot use: %s", source, exc)
-                continue
-            if finish is not None:
-                batch.append((finish, message))
-        if batch:
-            await apply(batch)
+        batch = await consumer.decode(events, lambda message: finish_from_message(message.value, source(message)))
+        await consumer.process(batch, expand, what="creating the next occurrences")
 
 
 @app.timer(interval=3600.0, on_leader=True)

@@ -21,12 +21,13 @@ from mode import Service
 
 from db import webhooks as queries
 from streams.app import app
-from streams.events import UndecodableEvent, decode_event
+from streams.events import decode_event, instant
 from streams.rules.webhooks import ALLOW_PRIVATE_HINT, UrlError, backoff, blocked_address, check_host, sign
 from streams.settings import get_settings
 from streams.topics import task_events
 
 from .claims import attempt_due
+from .failures import Consumer
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +39,8 @@ QUEUE_WITHIN = 0.05
 TIMEOUT = aiohttp.ClientTimeout(total=10, connect=5, sock_read=10)
 USER_AGENT = "taskstream-webhooks/1"
 
+consumer = Consumer("queue_task_webhooks")
+
 
 def task_event_data(record) -> dict[str, Any]:
     return {
@@ -48,31 +51,30 @@ def task_event_data(record) -> dict[str, Any]:
     }
 
 
+def webhook_event(message: Any) -> tuple[str, tuple[str, str, str, dict[str, Any]]]:
+    """(webhook event type, (user id, event id, occurred_at, data)) of a task event."""
+    record = decode_event(message.value)
+    return f"task.{record.event_type}", (record.user_id, record.event_id, instant(record.occurred_at),
+                                         task_event_data(record))
+
+
+async def queue(events: list[tuple[str, tuple[str, str, str, dict[str, Any]]]]) -> None:
+    """One transaction, one statement per event type (queued idempotently: a replay queues nothing)."""
+    by_type: dict[str, list[tuple[str, str, str, dict[str, Any]]]] = defaultdict(list)
+    for event_type, item in events:
+        by_type[event_type].append(item)
+    async with app.database.transaction() as session:
+        for event_type, items in by_type.items():
+            await queries.queue_events(session, event_type, items)
+
+
 @app.agent(task_events)
 async def queue_task_webhooks(stream):
-    # Batches: one statement per event type for up to QUEUE_BATCH events. One round trip per event
-    # could not keep up under load, and Faust pauses the topic for every agent when one falls behind.
+    # Batches: one round trip per event could not keep up under load, and Faust pauses the topic
+    # for every agent when one falls behind.
     async for events in stream.take_events(QUEUE_BATCH, within=QUEUE_WITHIN):
-        by_type: dict[str, list[tuple[str, str, str, dict[str, Any]]]] = defaultdict(list)
-        for event in events:
-            try:
-                record = decode_event(event.value)
-            except UndecodableEvent:
-                continue  # the fan-out agent parks it in the dead-letter topic
-            by_type[f"task.{record.event_type}"].append((
-                record.user_id, record.event_id, record.occurred_at.isoformat().replace("+00:00", "Z"),
-                task_event_data(record),
-            ))
-        if not by_type:
-            continue
-        try:
-            async with app.database.transaction() as session:
-                for event_type, items in by_type.items():
-                    await queries.queue_events(session, event_type, items)
-        except Exception as exc:
-            first, last = events[0].message, events[-1].message
-            log.error("could not queue webhooks for %d events (%s/%s/%s .. %s/%s): %s: %s", len(events), first.topic,
-                      first.partition, first.offset, last.partition, last.offset, type(exc).__name__, exc)
+        batch = await consumer.decode(events, webhook_event)
+        await consumer.process(batch, queue, what="queueing webhook deliveries")
 
 
 class PublicOnlyResolver(AbstractResolver):

@@ -31,6 +31,8 @@ CLIENT_TIMEOUT_MARGIN = 2.0
 _UNAVAILABLE_STATES = ("57P01", "57P02", "57P03", "53300")
 #: query_canceled: the statement timeout (or an operator's pg_cancel_backend).
 _CANCELLED = "57014"
+#: deadlock_detected and serialization_failure: another transaction won; running it again may succeed.
+_CONFLICT_STATES = ("40P01", "40001")
 _RETRY = "retry shortly"
 
 
@@ -69,6 +71,14 @@ def describe_failure(
     if isinstance(exc, (ConnectionError, OSError)):
         return Unavailable("unreachable", f"the database is not reachable right now; {_RETRY}")
     return None
+
+
+def retry_kind(exc: BaseException) -> str | None:
+    """How a consumer should take a database error: "conflict" (run it again now), "unavailable"
+    (again after a pause: see describe_failure) or None (not worth retrying)."""
+    if isinstance(exc, sa_exc.DBAPIError) and (getattr(exc.orig, "sqlstate", None) or "") in _CONFLICT_STATES:
+        return "conflict"
+    return "unavailable" if describe_failure(exc) is not None else None
 
 
 def redact_url(url: str) -> str:

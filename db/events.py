@@ -4,33 +4,18 @@ from __future__ import annotations
 
 import json
 import uuid
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select, text
 
-from streams.events import build_envelope
+from streams.events import TASK_EVENTS, build_envelope
 
 from .models import TaskEvent
+from .outbox import PUBLISH_LEASE, PendingEvent, insert_statement
 from .serialize import iso
 
-TASK_EVENTS_TOPIC = "task-events"
-
-#: The writer publishes right after commit; the relay leaves a row alone this long before
-#: treating it as left behind (e.g. the process died between commit and publish).
-PUBLISH_LEASE = timedelta(seconds=10)
-
-
-@dataclass(frozen=True)
-class PendingEvent:
-    """An outbox row to publish: what the relay sends and then marks published."""
-
-    outbox_id: int
-    event_id: uuid.UUID
-    topic: str
-    key: str
-    payload: dict[str, Any]
+__all__ = ["PendingEvent", "record_event", "task_history", "event_json", "events_since", "latest_seq"]
 
 
 _TASK_COLUMNS = ("id", "user_id", "title", "description", "due_date", "priority", "tags", "completed",
@@ -70,13 +55,16 @@ _RECORD = """
         SELECT :event_id, :user_id, seq.last_seq, :event_task_id, :event_type, CAST(:event_data AS jsonb), :now
         FROM seq
     )
-    INSERT INTO outbox (event_id, topic, key, payload, created_at, next_attempt_at)
-    SELECT :event_id, :topic, :user_id, jsonb_set(CAST(:payload AS jsonb), '{{seq}}', to_jsonb(seq.last_seq)),
-           :now, :next_attempt_at
-    FROM seq
-    RETURNING id, (payload ->> 'seq')::bigint
+    {outbox_insert}
 """
-_STATEMENTS = {kind: text(_RECORD.format(task_write=sql)) for kind, sql in _TASK_WRITES.items()}
+_OUTBOX_INSERT = insert_statement(
+    """SELECT :event_id, :topic, :user_id, jsonb_set(CAST(:payload AS jsonb), '{seq}', to_jsonb(seq.last_seq)),
+           :now, :next_attempt_at
+    FROM seq""",
+    returning="id, (payload ->> 'seq')::bigint",
+)
+_STATEMENTS = {kind: text(_RECORD.format(task_write=sql, outbox_insert=_OUTBOX_INSERT))
+               for kind, sql in _TASK_WRITES.items()}
 
 
 async def record_event(
@@ -120,14 +108,14 @@ async def record_event(
                 "event_type": event_type,
                 "event_data": json.dumps({"before": before, "after": after, "changes": envelope["changes"]}),
                 "payload": json.dumps(envelope),
-                "topic": TASK_EVENTS_TOPIC,
+                "topic": TASK_EVENTS,
                 "now": now,
                 "next_attempt_at": now + PUBLISH_LEASE,
             },
         )
     ).one()
     envelope["seq"] = seq
-    return PendingEvent(outbox_id, event_id, TASK_EVENTS_TOPIC, user_id, envelope)
+    return PendingEvent(outbox_id, event_id, TASK_EVENTS, user_id, envelope)
 
 
 async def task_history(

@@ -26,8 +26,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, TIMESTAMP, TSVECTOR, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-PRIORITIES = ("LOW", "MEDIUM", "HIGH")
-EVENT_TYPES = ("created", "updated", "completed", "uncompleted", "deleted")
+from streams.events import EVENT_TYPES, PRIORITIES
 
 TZ = TIMESTAMP(timezone=True)
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import func, select, text, update
 
+from streams.events import notification_json
 from streams.rules.email import render
 from streams.rules.reminders import BATCH_WINDOW, DueReminder, batch_message
 
@@ -31,21 +32,6 @@ class Delivered:
     dropped: int
     remind_at: list[datetime]
     sent_at: datetime | None
-
-
-def notification_json(row: Any) -> dict[str, Any]:
-    return {
-        "id": str(row.id),
-        "kind": row.kind,
-        "title": row.title,
-        "body": row.body,
-        "data": row.data,
-        "reminder_id": str(row.reminder_id) if row.reminder_id else None,
-        "read": row.read_at is not None,
-        "read_at": iso(row.read_at),
-        "snoozed_until": iso(row.snoozed_until),
-        "created_at": iso(row.created_at),
-    }
 
 
 # Locks the due, unsent reminders of every user in the batch: the ones named and their batch mates

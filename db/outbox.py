@@ -1,13 +1,55 @@
-"""Outbox queries for the relay: claim what is left unpublished, then mark it published or failed."""
+"""The outbox: the one statement that writes its rows, and the relay's claims, confirmations and failures."""
 
 from __future__ import annotations
 
+import json
+import uuid
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import and_, delete, func, select, text, update
 
-from .events import PendingEvent
 from .models import OutboxMessage
+
+#: The writer publishes right after commit; the relay leaves a row alone this long before
+#: treating it as left behind (e.g. the process died between commit and publish).
+PUBLISH_LEASE = timedelta(seconds=10)
+
+
+@dataclass(frozen=True)
+class PendingEvent:
+    """An outbox row to publish: what the relay sends and then marks published."""
+
+    outbox_id: int
+    event_id: uuid.UUID
+    topic: str
+    key: str
+    payload: dict[str, Any]
+
+
+def insert_statement(rows: str, *, returning: str = "id") -> str:
+    """The SQL that writes outbox rows. `rows` is a VALUES list or a SELECT giving, in order,
+    event_id, topic, key, payload (jsonb), created_at and next_attempt_at; the task writes use a
+    SELECT so their outbox row goes in the same statement as the task and audit rows."""
+    return (f"INSERT INTO outbox (event_id, topic, key, payload, created_at, next_attempt_at)\n    {rows}\n"
+            f"    RETURNING {returning}")
+
+
+_ENQUEUE = text(insert_statement(
+    "VALUES (:event_id, :topic, :key, CAST(:payload AS jsonb), :now, :next_attempt_at)"))
+
+
+async def enqueue(session, *, topic: str, key: str, payload: dict[str, Any], event_id: uuid.UUID,
+                  now: datetime) -> PendingEvent:
+    """Write one message for `topic` to the outbox, in the caller's transaction: it is published
+    exactly when the change it reports commits. Hand the result to the relay after commit."""
+    outbox_id = (await session.execute(_ENQUEUE, {
+        "event_id": event_id, "topic": topic, "key": key, "payload": json.dumps(payload), "now": now,
+        "next_attempt_at": now + PUBLISH_LEASE,
+    })).scalar_one()
+    return PendingEvent(outbox_id, event_id, topic, key, payload)
+
 
 #: While one relay is sending a claimed row, others leave it alone for this long.
 CLAIM_LEASE = timedelta(seconds=30)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import AsyncIterator, Iterable
 from datetime import datetime, timedelta
@@ -10,10 +9,12 @@ from typing import Any
 
 from sqlalchemy import delete, select, text
 
+from streams import events
 from streams.rules.reminders import format_duration
 
-from .events import PUBLISH_LEASE, PendingEvent
+from . import outbox
 from .models import Reminder, Task
+from .outbox import PendingEvent
 from .serialize import iso
 
 class TaskNotFound(LookupError):
@@ -116,26 +117,14 @@ async def delete_reminder(session, user_id: str, reminder_id: uuid.UUID) -> uuid
 
 # The schedule ------------------------------------------------------------------------------------
 
-SCHEDULE_TOPIC = "reminder-schedule"
-
-_QUEUE_CHANGE = text("""
-    INSERT INTO outbox (event_id, topic, key, payload, created_at, next_attempt_at)
-    VALUES (:event_id, :topic, :user_id, CAST(:payload AS jsonb), :now, :next_attempt_at)
-    RETURNING id
-""")
-
 
 async def schedule_change(session, user_id: str, task_id: uuid.UUID, *, reason: str, now: datetime) -> PendingEvent:
     """Tell the reminder agent, through the outbox (so in the caller's transaction), that a task's
     reminders changed; it re-reads them from Postgres, so the message carries no reminder data."""
     event_id = uuid.uuid4()
-    payload = {"event_id": str(event_id), "user_id": user_id, "task_id": str(task_id), "reason": reason,
-               "occurred_at": iso(now)}
-    outbox_id = (await session.execute(_QUEUE_CHANGE, {
-        "event_id": event_id, "topic": SCHEDULE_TOPIC, "user_id": user_id, "payload": json.dumps(payload),
-        "now": now, "next_attempt_at": now + PUBLISH_LEASE,
-    })).scalar_one()
-    return PendingEvent(outbox_id, event_id, SCHEDULE_TOPIC, user_id, payload)
+    payload = events.schedule_change(event_id=event_id, user_id=user_id, task_id=task_id, reason=reason, now=now)
+    return await outbox.enqueue(session, topic=events.REMINDER_SCHEDULE, key=user_id, payload=payload,
+                                event_id=event_id, now=now)
 
 
 _PENDING_FOR_TASKS = text("""

@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
 from typing import Any
+
+from streams.events import iso
 
 from .models import Task
 
-
-def iso(dt: datetime | None) -> str | None:
-    """ISO-8601 in UTC ending in Z (None stays None)."""
-    if dt is None:
-        return None
-    return dt.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+__all__ = ["iso", "task_snapshot"]
 
 
 def task_snapshot(task: Task) -> dict[str, Any]:

@@ -7,16 +7,8 @@ from datetime import timedelta
 import faust
 
 from .app import app
+from .events import REMINDER_SCHEDULE, REMINDERS, TASK_EVENTS, TASK_EVENTS_DLQ, TASK_UPDATES, TOPICS  # noqa: F401
 from .settings import get_settings
-
-TASK_EVENTS = "task-events"
-REMINDERS = "reminders"
-REMINDER_SCHEDULE = "reminder-schedule"
-TASK_UPDATES = "task-updates"
-TASK_EVENTS_DLQ = "task-events-dlq"
-
-#: Topics the application owns, created by `taskstream dev` and declared by workers.
-TOPICS = (TASK_EVENTS, REMINDERS, REMINDER_SCHEDULE, TASK_UPDATES, TASK_EVENTS_DLQ)
 
 # Values are JSON bytes decoded by the agents themselves, so an undecodable message
 # reaches the agent (and the dead-letter topic) instead of failing inside Faust.

@@ -1,1 +1,1 @@
-"""Faust tables: the windowed reminder schedule and per-user windows."""
+"""Faust tables, one module each, imported by the agents that use them: the windowed reminder schedule."""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections import defaultdict
 from typing import Any
@@ -13,6 +12,7 @@ from mode import Service
 
 from streams import metrics
 from streams.embedded_fetch import EMBEDDED_FETCH_MAX_WAIT_MS
+from streams.events import decode_update
 
 log = logging.getLogger(__name__)
 
@@ -136,8 +136,8 @@ class Gateway(Service):
                     if user_id not in self.subscribers:
                         continue
                     try:
-                        update = json.loads(message.value)
-                    except (TypeError, ValueError) as exc:
+                        update = decode_update(message.value)
+                    except ValueError as exc:
                         log.error("undecodable update on task-updates partition %s offset %s: %s",
                                   message.partition, message.offset, exc,
                                   extra={"topic": message.topic, "partition": message.partition,

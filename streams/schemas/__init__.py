@@ -1,4 +1,4 @@
-"""JSON Schemas (draft 2020-12) of the messages on task-events and task-updates, and validators for them."""
+"""JSON Schemas (draft 2020-12) of the messages on task-events, task-updates and reminders, and validators for them."""
 
 from __future__ import annotations
 

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from agents.recurrence import _failure_kind, finish_from_envelope, finish_from_message
+from agents.recurrence import finish_from_envelope, finish_from_message
 from streams.events import UndecodableEvent, build_envelope
 
 TEMPLATE = str(uuid.uuid4())
@@ -67,19 +67,3 @@ def test_tasks_that_do_not_recur_finish_nothing():
 def test_a_malformed_message_is_reported_as_undecodable_saying_why(value, problem):
     with pytest.raises(UndecodableEvent, match=problem):
         finish_from_message(value, "task-events/0/1")
-
-
-def test_database_failures_are_sorted_into_retry_now_retry_later_and_real_errors():
-    from sqlalchemy import exc as sa_exc
-
-    class Orig(Exception):
-        def __init__(self, sqlstate):
-            super().__init__(sqlstate)
-            self.sqlstate = sqlstate
-
-    assert _failure_kind(sa_exc.DBAPIError("x", {}, Orig("40P01"))) == "conflict"
-    assert _failure_kind(sa_exc.DBAPIError("x", {}, Orig("40001"))) == "conflict"
-    assert _failure_kind(sa_exc.OperationalError("x", {}, Orig("08006"))) == "unavailable"
-    assert _failure_kind(ConnectionRefusedError()) == "unavailable"
-    assert _failure_kind(sa_exc.IntegrityError("x", {}, Orig("23505"))) is None
-    assert _failure_kind(ValueError("bug")) is None

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from agents.fan_out import client_update
 from streams.events import UndecodableEvent, build_envelope, changes_between, decode_event
+from streams.events import client_update_for as client_update
 
 TASK = {"id": "t1", "title": "a", "priority": "LOW", "tags": [], "version": 1, "updated_at": "x"}
 

@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 from jsonschema import Draft202012Validator
 
-from agents.fan_out import client_update
 from db.models import Task
 from db.serialize import iso, task_snapshot
 from streams.events import EVENT_TYPES, build_envelope, decode_event
+from streams.events import client_update_for as client_update
 from streams.schemas import load_schemas, task_update_validator, validator_for
 
 T0 = datetime(2026, 11, 20, 9, 30, tzinfo=UTC)

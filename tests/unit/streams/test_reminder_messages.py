@@ -1,4 +1,4 @@
-"""The `reminders` wire format and the schedule's partitioning, without a broker."""
+"""The `reminders` and `reminder-schedule` wire formats: messages round trip, and bad ones say why."""
 
 from __future__ import annotations
 
@@ -7,17 +7,18 @@ import uuid
 from datetime import UTC, datetime
 
 import pytest
-from aiokafka.partitioner import murmur2
 
-from agents.reminders import (
+from streams.events import (
+    UndecodableEvent,
     UndecodableReminder,
     decode_reminders,
-    fire_time,
-    partition_of,
+    decode_schedule_change,
+    encode,
     reminders_message,
-    window_of,
+    schedule_change,
 )
 from streams.schemas import validator
+from tables.reminder_schedule import window_of
 
 
 def test_a_window_message_round_trips_and_matches_its_schema():
@@ -49,13 +50,13 @@ def test_a_malformed_window_message_says_why(key, value, why):
         decode_reminders(key, json.dumps(value).encode())
 
 
-def test_windows_are_one_second_by_due_time_and_fire_when_all_of_them_is_due():
-    assert window_of(1764604800.0) == window_of(1764604800.999) == (1764604800.0, 1764604800.9)
-    assert window_of(1764604801.0)[0] == 1764604801.0
-    assert fire_time({"a": ["t", 10.2], "b": ["t", 10.7]}) == 10.7
-
-
-def test_a_users_schedule_lives_on_the_partition_the_producer_sends_their_messages_to():
-    for user in ("alice", "bob", "user-" + "x" * 200, "ünïcødé"):
-        assert partition_of(user, 4) == (murmur2(user.encode()) & 0x7FFFFFFF) % 4
-    assert len({partition_of(f"user-{n}", 4) for n in range(100)}) == 4
+def test_a_schedule_change_names_the_task_and_a_message_without_one_says_why():
+    event_id, task_id = uuid.uuid4(), uuid.uuid4()
+    payload = schedule_change(event_id=event_id, user_id="alice", task_id=task_id, reason="reminder.created",
+                              now=datetime(2026, 12, 1, 16, 0, tzinfo=UTC))
+    assert payload == {"event_id": str(event_id), "user_id": "alice", "task_id": str(task_id),
+                       "reason": "reminder.created", "occurred_at": "2026-12-01T16:00:00Z"}
+    assert decode_schedule_change(encode(payload)) == task_id
+    for bad in (None, b"{", b"[]", b'{"task_id": "42"}'):
+        with pytest.raises(UndecodableEvent, match="not a reminder-schedule message"):
+            decode_schedule_change(bad)
