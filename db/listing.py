@@ -28,8 +28,9 @@ from sqlalchemy import (
     tuple_,
 )
 
-from streams.rules.filterlang import FilterColumns, Node, compile_filter
+from streams.rules.filterlang import Node
 
+from .filters import FilterColumns, compile_filter
 from .models import Task, UserTaskCounts
 
 PRIORITY_RANK = {"LOW": 1, "MEDIUM": 2, "HIGH": 3}
