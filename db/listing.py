@@ -55,7 +55,7 @@ class CursorKey:
 
 @dataclass(frozen=True)
 class ListSpec:
-    """A validated GET /api/tasks request (see web.listing for the parameters)."""
+    """A validated GET /api/tasks request (see web.validation.listing for the parameters)."""
 
     priorities: tuple[str, ...] = ()
     tags: tuple[str, ...] = ()

@@ -22,11 +22,11 @@ from streams.rules import filterlang
 from streams.rules import webhooks as hooks
 from streams.rules.recurrence import MAX_COUNT, MAX_INTERVAL, MAX_SKIPPED
 
-from . import validation as v
 from .auth import ALGORITHM
-from .listing import SEARCH_MAX, VIEW_PARAMS
 from .ratelimit import EXEMPT_PATHS as RATE_LIMIT_EXEMPT
 from .security import CONTENT_SECURITY_POLICY
+from .validation import fields as v
+from .validation.listing import SEARCH_MAX, VIEW_PARAMS
 from .views import recurring as recurring_views
 from .views.base import ApiView
 from .views.dashboard import CONTENT_TYPES

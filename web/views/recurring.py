@@ -12,9 +12,9 @@ from db import recurring as queries
 from db.models import RecurringTask
 from streams.app import app
 
-from .. import recurring as rv
-from .. import validation as v
 from ..errors import ApiError, not_found, precondition_failed
+from ..validation import fields as v
+from ..validation import recurring as rv
 from .base import ApiView
 
 WHAT = "recurring task"

@@ -11,8 +11,8 @@ from db import reminders as queries
 from streams.app import app
 from streams.rules.reminders import DurationError, parse_duration
 
-from .. import validation as v
 from ..errors import ApiError, ValidationError, not_found
+from ..validation import fields as v
 from .base import ApiView
 
 REMINDER_FIELDS = ("remind_at", "before_due")

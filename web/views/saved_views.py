@@ -9,9 +9,9 @@ from aiohttp import web
 from db import saved_views as queries
 from streams.app import app
 
-from .. import validation as v
 from ..errors import ApiError, ValidationError, not_found
-from ..listing import VIEW_PARAMS, parse_list
+from ..validation import fields as v
+from ..validation.listing import VIEW_PARAMS, parse_list
 from .base import ApiView
 
 NAME_MAX = 100

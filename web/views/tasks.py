@@ -14,9 +14,9 @@ from db.models import Task
 from db.serialize import task_snapshot
 from streams.app import app
 
-from .. import validation as v
 from ..errors import not_found, precondition_failed
-from ..listing import parse_list
+from ..validation import fields as v
+from ..validation.listing import parse_list
 from .saved_views import with_saved_view
 from .base import ApiView
 

@@ -12,8 +12,8 @@ from streams.app import app
 from streams.rules.webhooks import PatternError, UrlError, check_host, parse_patterns, parse_url
 from streams.settings import get_settings
 
-from .. import validation as v
 from ..errors import ApiError, ValidationError, not_found
+from ..validation import fields as v
 from .base import ApiView
 
 SECRET_MIN, SECRET_MAX = 16, 255

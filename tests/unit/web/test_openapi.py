@@ -22,9 +22,9 @@ from db.serialize import task_snapshot
 from streams.app import app
 from streams.rules.filterlang import MAX_LENGTH as FILTER_MAX
 from web import openapi
-from web import validation as v
 from web.errors import ApiError, ValidationError
-from web.listing import LIST_PARAMS, SEARCH_MAX, VIEW_PARAMS, parse_list
+from web.validation import fields as v
+from web.validation.listing import LIST_PARAMS, SEARCH_MAX, VIEW_PARAMS, parse_list
 from web.views.saved_views import NAME_MAX, view_query
 
 CREATED = datetime(2026, 11, 20, 9, 30, tzinfo=UTC)

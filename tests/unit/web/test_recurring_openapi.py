@@ -13,8 +13,8 @@ from db.models import RecurringTask
 from db.recurring import template_json
 from streams.rules.recurrence import parse_rule
 from web import openapi
-from web import recurring as rv
 from web.errors import ValidationError
+from web.validation import recurring as rv
 
 NOW = datetime(2030, 1, 1, 12, tzinfo=UTC)
 
