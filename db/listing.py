@@ -30,6 +30,7 @@ from sqlalchemy import (
 
 from streams.rules.filterlang import Node
 
+from .errors import Invalid
 from .filters import FilterColumns, compile_filter
 from .models import Task, UserTaskCounts
 
@@ -41,8 +42,11 @@ INFINITY = literal_column("'infinity'::timestamptz")
 MINUS_INFINITY = literal_column("'-infinity'::timestamptz")
 
 
-class CursorError(ValueError):
+class CursorError(Invalid):
     """A cursor that this listing did not hand out (or one for another sort order)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__("cursor", message)
 
 
 @dataclass(frozen=True)
