@@ -1,5 +1,4 @@
-"""API errors: every failure a client sees is JSON {"error", "message", "details"}; the one mapping of the
-database layer's refusals (db/errors.py) to them."""
+"""API errors: every failure a client sees is JSON {"error", "message", "details"}, db/errors.py's refusals too."""
 
 from __future__ import annotations
 

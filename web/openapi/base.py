@@ -1,5 +1,4 @@
-"""What the routes share: the request-id, If-Match and page-size parameters, the response headers, the Error
-schema and the error responses."""
+"""What the routes share: common parameters and response headers, the Error schema and the error responses."""
 
 from __future__ import annotations
 
