@@ -28,8 +28,10 @@ from sqlalchemy import (
     tuple_,
 )
 
-from streams.rules.filterlang import FilterColumns, Node, compile_filter
+from streams.rules.filterlang import Node
 
+from .errors import Invalid
+from .filters import FilterColumns, compile_filter
 from .models import Task, UserTaskCounts
 
 PRIORITY_RANK = {"LOW": 1, "MEDIUM": 2, "HIGH": 3}
@@ -40,8 +42,11 @@ INFINITY = literal_column("'infinity'::timestamptz")
 MINUS_INFINITY = literal_column("'-infinity'::timestamptz")
 
 
-class CursorError(ValueError):
+class CursorError(Invalid):
     """A cursor that this listing did not hand out (or one for another sort order)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__("cursor", message)
 
 
 @dataclass(frozen=True)
@@ -54,7 +59,7 @@ class CursorKey:
 
 @dataclass(frozen=True)
 class ListSpec:
-    """A validated GET /api/tasks request (see web.listing for the parameters)."""
+    """A validated GET /api/tasks request (see web.validation.listing for the parameters)."""
 
     priorities: tuple[str, ...] = ()
     tags: tuple[str, ...] = ()

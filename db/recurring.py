@@ -24,6 +24,7 @@ from sqlalchemy import func, select, text
 from streams.rules.recurrence import Rule, next_occurrence, parse_rule, slots
 from streams.rules.reminders import format_duration
 
+from .errors import Conflict, NotFound, VersionConflict
 from .events import PendingEvent
 from .models import RecurrenceOccurrence, RecurringTask, Task
 from .serialize import iso
@@ -36,28 +37,16 @@ RULE_FIELDS = (
 )
 #: Template fields every occurrence copies.
 TEMPLATE_FIELDS = ("title", "description", "priority", "tags", "reminders")
+#: How errors name a template.
+WHAT = "recurring task"
 
 
-class TemplateNotFound(LookupError):
-    """No such template for this user (another user's template is reported the same way)."""
-
-    def __init__(self, template_id: uuid.UUID) -> None:
-        super().__init__(f"recurring task {template_id} not found")
-        self.template_id = template_id
-
-
-class TemplateVersionMismatch(Exception):
-    def __init__(self, template_id: uuid.UUID, expected: int, current: int) -> None:
-        super().__init__(f"recurring task {template_id} is at version {current}, not {expected}")
-        self.template_id, self.expected, self.current = template_id, expected, current
-
-
-class TemplateEnded(Exception):
+def _ended(template_id: uuid.UUID) -> Conflict:
     """Pause or resume asked of a template whose series is over."""
-
-    def __init__(self, template_id: uuid.UUID) -> None:
-        super().__init__(f"recurring task {template_id} has ended")
-        self.template_id = template_id
+    return Conflict(
+        f"{WHAT} {template_id} has ended (its end_date or count was reached); change its rule to continue it",
+        status="ended",
+    )
 
 
 # Rules -------------------------------------------------------------------------------------------
@@ -340,9 +329,9 @@ async def _locked(session, user_id: str, template_id: uuid.UUID, expected_versio
         )
     ).scalar_one_or_none()
     if template is None:
-        raise TemplateNotFound(template_id)
+        raise NotFound(WHAT, template_id)
     if expected_version is not None and template.version != expected_version:
-        raise TemplateVersionMismatch(template_id, expected_version, template.version)
+        raise VersionConflict(WHAT, template_id, expected=expected_version, current=template.version)
     return template
 
 
@@ -423,7 +412,7 @@ async def pause_template(
     """Stop creating occurrences; the open one stays. Pausing a paused template changes nothing."""
     template = await _locked(session, user_id, template_id, expected_version)
     if template.status == "ended":
-        raise TemplateEnded(template_id)
+        raise _ended(template_id)
     if template.status == "paused":
         return template
     template.status = "paused"
@@ -439,7 +428,7 @@ async def resume_template(
     """Go on from the next future slot, creating that occurrence unless the newest one is still open."""
     template = await _locked(session, user_id, template_id, expected_version)
     if template.status == "ended":
-        raise TemplateEnded(template_id)
+        raise _ended(template_id)
     if template.status == "active":
         return template, []
     template.status = "active"

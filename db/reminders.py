@@ -13,36 +13,10 @@ from streams import events
 from streams.rules.reminders import format_duration
 
 from . import outbox
+from .errors import Conflict, Invalid, NotFound
 from .models import Reminder, Task
 from .outbox import PendingEvent
 from .serialize import iso
-
-class TaskNotFound(LookupError):
-    def __init__(self, task_id: uuid.UUID) -> None:
-        super().__init__(f"task {task_id} not found")
-        self.task_id = task_id
-
-
-class TaskFinished(Exception):
-    """Reminders are for open tasks only."""
-
-    def __init__(self, task_id: uuid.UUID) -> None:
-        super().__init__(f"task {task_id} is completed; reopen it before adding reminders")
-        self.task_id = task_id
-
-
-class NoDueDate(Exception):
-    def __init__(self, task_id: uuid.UUID) -> None:
-        super().__init__(f"task {task_id} has no due date, so a reminder before_due has nothing to count from")
-        self.task_id = task_id
-
-
-class InThePast(Exception):
-    """The reminder would fire before it was even created."""
-
-    def __init__(self, field: str, remind_at: datetime) -> None:
-        super().__init__(f"would fire at {iso(remind_at)}, which is already past")
-        self.field, self.remind_at = field, remind_at
 
 
 def reminder_json(reminder: Reminder) -> dict[str, Any]:
@@ -64,7 +38,7 @@ async def _open_task(session, user_id: str, task_id: uuid.UUID) -> Task:
         await session.execute(select(Task).where(Task.id == task_id, Task.user_id == user_id).with_for_update(read=True))
     ).scalar_one_or_none()
     if task is None:
-        raise TaskNotFound(task_id)
+        raise NotFound("task", task_id)
     return task
 
 
@@ -75,14 +49,16 @@ async def create_reminder(
     """Insert a reminder for one of the user's open tasks; relative ones are computed from its due date."""
     task = await _open_task(session, user_id, task_id)
     if task.completed:
-        raise TaskFinished(task_id)
+        raise Conflict(f"task {task_id} is completed; reopen it before adding reminders", field="task_id")
     if before_due is not None:
         if task.due_date is None:
-            raise NoDueDate(task_id)
+            raise Invalid("before_due", f"task {task_id} has no due date, so a reminder before_due has nothing to "
+                          "count from; set one, or send remind_at")
         remind_at = task.due_date - before_due
     assert remind_at is not None
     if remind_at <= now:
-        raise InThePast("before_due" if before_due is not None else "remind_at", remind_at)
+        raise Invalid("before_due" if before_due is not None else "remind_at",
+                      f"would fire at {iso(remind_at)}, which is already past")
     reminder = Reminder(
         id=uuid.uuid4(), user_id=user_id, task_id=task_id, remind_at=remind_at, before_due=before_due,
         sent=False, created_at=now,

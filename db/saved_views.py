@@ -8,12 +8,9 @@ from typing import Any
 from sqlalchemy import delete, insert, select
 from sqlalchemy.exc import IntegrityError
 
+from .errors import Conflict
 from .models import SavedView
 from .serialize import iso
-
-
-class DuplicateName(ValueError):
-    pass
 
 
 def view_json(view: SavedView) -> dict[str, Any]:
@@ -29,7 +26,8 @@ async def create_view(session, user_id: str, name: str, query: dict[str, str]) -
                 )
             ).scalar_one()
     except IntegrityError:
-        raise DuplicateName(name) from None
+        raise Conflict(f"you already have a view named {name!r}; delete it or pick another name",
+                       field="name") from None
     return row
 
 

@@ -8,6 +8,7 @@ from typing import Any, Callable
 
 from sqlalchemy import select
 
+from .errors import NotFound, VersionConflict
 from .events import PendingEvent, record_event
 from .listing import ListSpec, encode_cursor, list_query
 from .models import Task
@@ -15,22 +16,6 @@ from .serialize import task_snapshot
 
 #: Fields a client may change through the API.
 MUTABLE_FIELDS = ("title", "description", "due_date", "priority", "tags", "completed")
-
-
-class TaskNotFound(LookupError):
-    """No such task for this user (another user's task is reported the same way)."""
-
-    def __init__(self, task_id: uuid.UUID) -> None:
-        super().__init__(f"task {task_id} not found")
-        self.task_id = task_id
-
-
-class VersionMismatch(Exception):
-    """The task changed since the version the client based its edit on."""
-
-    def __init__(self, task_id: uuid.UUID, expected: int, current: int) -> None:
-        super().__init__(f"task {task_id} is at version {current}, not {expected}")
-        self.task_id, self.expected, self.current = task_id, expected, current
 
 
 async def get_task(session, user_id: str, task_id: uuid.UUID) -> Task | None:
@@ -87,9 +72,9 @@ async def _locked(session, user_id: str, task_id: uuid.UUID, expected_version: i
         await session.execute(select(Task).where(Task.id == task_id, Task.user_id == user_id).with_for_update())
     ).scalar_one_or_none()
     if task is None:
-        raise TaskNotFound(task_id)
+        raise NotFound("task", task_id)
     if expected_version is not None and task.version != expected_version:
-        raise VersionMismatch(task_id, expected_version, task.version)
+        raise VersionConflict("task", task_id, expected=expected_version, current=task.version)
     return task
 
 

@@ -11,16 +11,13 @@ from sqlalchemy import delete, func, select, text, update
 
 from streams.rules.webhooks import DISABLE_AFTER, MAX_ATTEMPTS, patterns_for
 
+from .errors import Conflict
 from .models import Webhook, WebhookDelivery
 from .serialize import iso
 
 MAX_PER_USER = 20
 #: While one worker is POSTing a claimed delivery, others leave it alone this long (longer than the timeout).
 CLAIM_LEASE = timedelta(seconds=60)
-
-
-class TooMany(Exception):
-    pass
 
 
 def webhook_json(hook: Webhook, *, with_secret: bool = False) -> dict[str, Any]:
@@ -58,7 +55,7 @@ async def create_webhook(session, user_id: str, *, url: str, events: list[str], 
                          now: datetime) -> Webhook:
     count = (await session.execute(select(func.count()).where(Webhook.user_id == user_id))).scalar_one()
     if count >= MAX_PER_USER:
-        raise TooMany(f"you already have {count} webhooks, the most allowed; delete one first")
+        raise Conflict(f"you already have {count} webhooks, the most allowed; delete one first", field="url")
     hook = Webhook(id=uuid.uuid4(), user_id=user_id, url=url, events=events, secret=secret, active=True,
                    consecutive_failures=0, created_at=now)
     session.add(hook)

@@ -1,4 +1,4 @@
-"""API errors: every failure a client sees is JSON {"error", "message", "details"}."""
+"""API errors: every failure a client sees is JSON {"error", "message", "details"}, db/errors.py's refusals too."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ import json
 from typing import Any
 
 from aiohttp import web
+
+from db.errors import Conflict, Invalid, NotFound, QueryError, VersionConflict
 
 
 def json_response(data: Any, *, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
@@ -64,3 +66,17 @@ def unauthorized(message: str) -> ApiError:
         401, "unauthorized", message + "; send 'Authorization: Bearer <token>' (see `taskstream token`)",
         headers={"WWW-Authenticate": 'Bearer realm="taskstream"'},
     )
+
+
+def from_query_error(exc: QueryError) -> ApiError:
+    """The API error for a refusal of the database layer: 404, 412, 409 or 400 naming the field."""
+    match exc:
+        case NotFound():
+            return not_found(exc.what, exc.ident)
+        case VersionConflict():
+            return precondition_failed(exc.what, exc.ident, current=exc.current, expected=exc.expected)
+        case Conflict():
+            return ApiError(409, "conflict", exc.message, exc.details)
+        case Invalid():
+            return ValidationError(exc.field, exc.message)
+    raise TypeError(f"no API error for {type(exc).__name__}: {exc}")

@@ -13,13 +13,14 @@ from typing import Awaitable, Callable
 from aiohttp import web
 
 from db.engine import Unavailable, describe_failure
+from db.errors import QueryError
 from streams import metrics
 from streams.logs import request_id_var, user_id_var
 from streams.settings import Settings, get_settings
 
 from . import ratelimit
 from .auth import bearer_token, jwks_keys, presented_tokens, verify_token
-from .errors import ApiError
+from .errors import ApiError, from_query_error
 from .security import Cors, add_security_headers
 
 log = logging.getLogger("taskstream.web")
@@ -88,6 +89,8 @@ async def errors_and_request_id(request: web.Request, handler: Handler) -> web.S
         response = await handler(request)
     except ApiError as exc:
         response = exc.response()
+    except QueryError as exc:
+        response = from_query_error(exc).response()
     except web.HTTPException as exc:
         if exc.status < 400:
             raise

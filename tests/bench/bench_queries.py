@@ -284,11 +284,11 @@ async def cursor_page_path(base: str, token: str, pages: int = 200, limit: int =
 def read_statements(read: list[Scenario], now: datetime) -> tuple[list[tuple[str, Any]], list[str]]:
     """(name, SQLAlchemy statement) pairs for the read scenarios, built by the project's own query code.
 
-    The scenario's query string goes through the API's own parser (web.listing.parse_list) and the
+    The scenario's query string goes through the API's own parser (web.validation.listing.parse_list) and the
     statements come from db.listing.list_query, as the view builds them. Problems come back as notes.
     """
     from db.listing import list_query as builder
-    from web.listing import parse_list
+    from web.validation.listing import parse_list
 
     notes: list[str] = []
     pairs: list[tuple[str, Any]] = []

@@ -28,7 +28,7 @@ from urllib.parse import urlsplit
 import pytest
 from stack import Worker, make_token
 
-from web.openapi import CREATES
+from web.openapi.registry import CREATES
 
 pytestmark = pytest.mark.integration
 

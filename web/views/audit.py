@@ -10,8 +10,8 @@ from aiohttp import web
 from db import events as queries
 from streams.app import app
 
-from .. import validation as v
 from ..errors import ValidationError, not_found
+from ..validation import fields as v
 from .base import ApiView
 
 

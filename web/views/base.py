@@ -12,10 +12,10 @@ from faust.web import View
 
 from db.events import PendingEvent
 
-from .. import validation as v
 from ..errors import ApiError, ValidationError, json_response, not_found
 from ..middleware import USER_ID_KEY
-from ..validation import parse_uuid
+from ..validation import fields as v
+from ..validation.fields import parse_uuid
 
 
 def utc_now() -> datetime:

@@ -12,8 +12,8 @@ from db.serialize import iso
 from streams.app import app
 
 from .. import ical
-from .. import validation as v
 from ..errors import ApiError
+from ..validation import fields as v
 from .base import ApiView
 
 #: What rotate_token hands out (secrets.token_urlsafe(32)); anything else cannot be a feed secret.

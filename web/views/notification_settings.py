@@ -8,8 +8,8 @@ from db import email as queries
 from streams.app import app
 from streams.rules.email import valid_address
 
-from .. import validation as v
 from ..errors import ValidationError
+from ..validation import fields as v
 from .base import ApiView
 
 

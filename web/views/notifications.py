@@ -10,8 +10,8 @@ from aiohttp import web
 from db import notifications as queries
 from streams.app import app
 
-from .. import validation as v
 from ..errors import ValidationError, not_found
+from ..validation import fields as v
 from .base import ApiView
 
 SNOOZE_MIN, SNOOZE_MAX = 1, 1440

@@ -2,45 +2,24 @@
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-
 from aiohttp import web
 
 from db import recurring as queries
 from db.models import RecurringTask
 from streams.app import app
 
-from .. import recurring as rv
-from .. import validation as v
-from ..errors import ApiError, not_found, precondition_failed
+from ..errors import not_found
+from ..validation import fields as v
+from ..validation import recurring as rv
 from .base import ApiView
 
-WHAT = "recurring task"
+WHAT = queries.WHAT
 UPCOMING_DEFAULT, UPCOMING_MAX = 5, 100
 PAST_DEFAULT, PAST_MAX = 50, 500
 
 
 def template_response(view: ApiView, template: RecurringTask, *, status: int = 200) -> web.Response:
     return view.respond(queries.template_json(template), status=status, headers={"ETag": f'"{template.version}"'})
-
-
-@asynccontextmanager
-async def api_errors(ident: uuid.UUID) -> AsyncIterator[None]:
-    """The template errors of db.recurring as API errors."""
-    try:
-        yield
-    except queries.TemplateNotFound:
-        raise not_found(WHAT, ident) from None
-    except queries.TemplateVersionMismatch as exc:
-        raise precondition_failed(WHAT, ident, current=exc.current, expected=exc.expected) from None
-    except queries.TemplateEnded:
-        raise ApiError(
-            409, "conflict",
-            f"{WHAT} {ident} has ended (its end_date or count was reached); change its rule to continue it",
-            {"status": "ended"},
-        ) from None
 
 
 @app.page("/api/recurring-tasks")
@@ -87,7 +66,7 @@ class RecurringTaskItem(ApiView):
         expected = v.if_match(request.headers.get("If-Match"))
         body = await self.body(request)
         user_id = self.user_id(request)
-        async with api_errors(ident), self.transaction() as session:
+        async with self.transaction() as session:
             template, events = await queries.update_template(
                 session, user_id, ident, lambda current: rv.template_update(body, current.rule),
                 now=self.clock(), expected_version=expected,
@@ -98,7 +77,7 @@ class RecurringTaskItem(ApiView):
     async def delete(self, request: web.Request, template_id: str) -> web.Response:
         ident = self.task_uuid(template_id, WHAT)
         expected = v.if_match(request.headers.get("If-Match"))
-        async with api_errors(ident), self.transaction() as session:
+        async with self.transaction() as session:
             events = await queries.delete_template(
                 session, self.user_id(request), ident, now=self.clock(), expected_version=expected
             )
@@ -111,7 +90,7 @@ class RecurringTaskPause(ApiView):
     async def post(self, request: web.Request, template_id: str) -> web.Response:
         ident = self.task_uuid(template_id, WHAT)
         expected = v.if_match(request.headers.get("If-Match"))
-        async with api_errors(ident), self.transaction() as session:
+        async with self.transaction() as session:
             template = await queries.pause_template(
                 session, self.user_id(request), ident, now=self.clock(), expected_version=expected
             )
@@ -123,7 +102,7 @@ class RecurringTaskResume(ApiView):
     async def post(self, request: web.Request, template_id: str) -> web.Response:
         ident = self.task_uuid(template_id, WHAT)
         expected = v.if_match(request.headers.get("If-Match"))
-        async with api_errors(ident), self.transaction() as session:
+        async with self.transaction() as session:
             template, events = await queries.resume_template(
                 session, self.user_id(request), ident, now=self.clock(), expected_version=expected
             )

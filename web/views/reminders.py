@@ -11,8 +11,8 @@ from db import reminders as queries
 from streams.app import app
 from streams.rules.reminders import DurationError, parse_duration
 
-from .. import validation as v
-from ..errors import ApiError, ValidationError, not_found
+from ..errors import ValidationError, not_found
+from ..validation import fields as v
 from .base import ApiView
 
 REMINDER_FIELDS = ("remind_at", "before_due")
@@ -52,23 +52,14 @@ class TaskReminders(ApiView):
     async def post(self, request: web.Request, task_id: str) -> web.Response:
         ident = self.task_uuid(task_id)
         remind_at, before_due = reminder_body(await self.body(request))
-        try:
-            async with self.transaction() as session:
-                now = self.clock()
-                reminder = await queries.create_reminder(
-                    session, self.user_id(request), ident, remind_at=remind_at, before_due=before_due, now=now,
-                )
-                scheduled = await queries.schedule_change(
-                    session, self.user_id(request), ident, reason="reminder.created", now=now,
-                )
-        except queries.TaskNotFound:
-            raise not_found("task", ident) from None
-        except queries.NoDueDate as exc:
-            raise ValidationError("before_due", f"{exc}; set one, or send remind_at") from None
-        except queries.InThePast as exc:
-            raise ValidationError(exc.field, str(exc)) from None
-        except queries.TaskFinished as exc:
-            raise ApiError(409, "conflict", str(exc), {"field": "task_id"}) from None
+        async with self.transaction() as session:
+            now = self.clock()
+            reminder = await queries.create_reminder(
+                session, self.user_id(request), ident, remind_at=remind_at, before_due=before_due, now=now,
+            )
+            scheduled = await queries.schedule_change(
+                session, self.user_id(request), ident, reason="reminder.created", now=now,
+            )
         self.published([scheduled])
         return self.respond(
             queries.reminder_json(reminder), status=201, headers={"Location": f"/api/reminders/{reminder.id}"}

@@ -9,9 +9,9 @@ from aiohttp import web
 from db import saved_views as queries
 from streams.app import app
 
-from .. import validation as v
-from ..errors import ApiError, ValidationError, not_found
-from ..listing import VIEW_PARAMS, parse_list
+from ..errors import ValidationError, not_found
+from ..validation import fields as v
+from ..validation.listing import VIEW_PARAMS, parse_list
 from .base import ApiView
 
 NAME_MAX = 100
@@ -67,12 +67,8 @@ class SavedViewCollection(ApiView):
 
     async def post(self, request: web.Request) -> web.Response:
         name, query = view_query(await self.body(request))
-        try:
-            async with self.transaction() as session:
-                view = await queries.create_view(session, self.user_id(request), name, query)
-        except queries.DuplicateName:
-            raise ApiError(409, "conflict", f"you already have a view named {name!r}; delete it or pick another name",
-                           {"field": "name"}) from None
+        async with self.transaction() as session:
+            view = await queries.create_view(session, self.user_id(request), name, query)
         return self.respond(queries.view_json(view), status=201, headers={"Location": f"/api/views/{view.id}"})
 
 

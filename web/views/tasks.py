@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-import uuid
-from contextlib import asynccontextmanager
-from typing import Any, AsyncIterator, Callable
+from typing import Any, Callable
 
 from aiohttp import web
 
 from db import tasks as queries
-from db.listing import COUNT_CAP, CursorError, unfiltered
+from db.listing import COUNT_CAP, unfiltered
 from db.models import Task
 from db.serialize import task_snapshot
 from streams.app import app
 
-from .. import validation as v
-from ..errors import not_found, precondition_failed
-from ..listing import parse_list
+from ..errors import not_found
+from ..validation import fields as v
+from ..validation.listing import parse_list
 from .saved_views import with_saved_view
 from .base import ApiView
 
@@ -24,17 +22,6 @@ from .base import ApiView
 
 def task_response(view: ApiView, task: Task, *, status: int = 200) -> web.Response:
     return view.respond(task_snapshot(task), status=status, headers={"ETag": f'"{task.version}"'})
-
-
-@asynccontextmanager
-async def task_errors(ident: uuid.UUID) -> AsyncIterator[None]:
-    """The task errors of db.tasks as API errors: 404 (missing or another user's) and 412."""
-    try:
-        yield
-    except queries.TaskNotFound:
-        raise not_found("task", ident) from None
-    except queries.VersionMismatch as exc:
-        raise precondition_failed("task", ident, current=exc.current, expected=exc.expected) from None
 
 
 async def change_task(
@@ -46,7 +33,7 @@ async def change_task(
     """The shared write path of every route that changes a task."""
     ident = view.task_uuid(task_id)
     expected = v.if_match(request.headers.get("If-Match"))
-    async with task_errors(ident), view.transaction() as session:
+    async with view.transaction() as session:
         task, event = await queries.modify_task(
             session, view.user_id(request), ident, mutate, now=view.clock(), expected_version=expected
         )
@@ -61,10 +48,7 @@ class TaskCollection(ApiView):
         async with self.autocommit() as session:
             query = await with_saved_view(session, user_id, request.query)
             spec = parse_list(query)
-            try:
-                tasks, total, next_cursor = await queries.list_tasks(session, user_id, spec, now=self.clock())
-            except CursorError as exc:
-                raise v.ValidationError("cursor", str(exc)) from None
+            tasks, total, next_cursor = await queries.list_tasks(session, user_id, spec, now=self.clock())
         # A filtered count stops at COUNT_CAP: past it, "total" says "at least this many".
         exact = unfiltered(spec) or total <= COUNT_CAP
         return self.respond({
@@ -100,7 +84,7 @@ class TaskItem(ApiView):
     async def delete(self, request: web.Request, task_id: str) -> web.Response:
         ident = self.task_uuid(task_id)
         expected = v.if_match(request.headers.get("If-Match"))
-        async with task_errors(ident), self.transaction() as session:
+        async with self.transaction() as session:
             event = await queries.delete_task(
                 session, self.user_id(request), ident, now=self.clock(), expected_version=expected
             )

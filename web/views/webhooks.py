@@ -12,8 +12,8 @@ from streams.app import app
 from streams.rules.webhooks import PatternError, UrlError, check_host, parse_patterns, parse_url
 from streams.settings import get_settings
 
-from .. import validation as v
 from ..errors import ApiError, ValidationError, not_found
+from ..validation import fields as v
 from .base import ApiView
 
 SECRET_MIN, SECRET_MAX = 16, 255
@@ -54,13 +54,10 @@ class WebhookCollection(ApiView):
     async def post(self, request: web.Request) -> web.Response:
         url, events, secret = webhook_body(await self.body(request),
                                            allow_private=get_settings().webhook_allow_private)
-        try:
-            async with self.transaction() as session:
-                hook = await queries.create_webhook(
-                    session, self.user_id(request), url=url, events=events, secret=secret, now=self.clock()
-                )
-        except queries.TooMany as exc:
-            raise ApiError(409, "conflict", str(exc), {"field": "url"}) from None
+        async with self.transaction() as session:
+            hook = await queries.create_webhook(
+                session, self.user_id(request), url=url, events=events, secret=secret, now=self.clock()
+            )
         return self.respond(queries.webhook_json(hook, with_secret=True), status=201,
                             headers={"Location": f"/api/webhooks/{hook.id}"})
 

@@ -14,10 +14,10 @@ from streams import metrics
 from streams.app import app
 from streams.events import client_update
 
-from .. import validation as v
 from ..auth import bearer_token, verify_token
 from ..errors import unauthorized
 from ..gateway import Subscriber
+from ..validation import fields as v
 from .base import ApiView
 
 log = logging.getLogger(__name__)

@@ -21,10 +21,13 @@ from db.saved_views import view_json
 from db.serialize import task_snapshot
 from streams.app import app
 from streams.rules.filterlang import MAX_LENGTH as FILTER_MAX
-from web import openapi
-from web import validation as v
+from web.openapi import document as build_document
+from web.openapi.schema import SECURITY_SCHEME
+from web.openapi.tasks import FILTER_EXAMPLES
+from web.openapi.view import OpenApiView
 from web.errors import ApiError, ValidationError
-from web.listing import LIST_PARAMS, SEARCH_MAX, VIEW_PARAMS, parse_list
+from web.validation import fields as v
+from web.validation.listing import LIST_PARAMS, SEARCH_MAX, VIEW_PARAMS, parse_list
 from web.views.saved_views import NAME_MAX, view_query
 
 CREATED = datetime(2026, 11, 20, 9, 30, tzinfo=UTC)
@@ -32,7 +35,7 @@ CREATED = datetime(2026, 11, 20, 9, 30, tzinfo=UTC)
 
 @pytest.fixture(scope="module")
 def document() -> dict[str, Any]:
-    return openapi.document()
+    return build_document()
 
 
 def full_task(**overrides: Any) -> Task:
@@ -125,37 +128,37 @@ def test_document_is_plain_json(document):
 
 
 def test_document_names_the_service_and_falls_back_to_version_0_0_0_when_not_installed(monkeypatch):
-    assert openapi.document()["info"]["title"] == "taskstream"
+    assert build_document()["info"]["title"] == "taskstream"
 
     def not_installed(name: str) -> str:
         raise metadata.PackageNotFoundError(name)
 
-    monkeypatch.setattr(openapi.metadata, "version", not_installed)
-    assert openapi.document()["info"]["version"] == "0.0.0"
+    monkeypatch.setattr(metadata, "version", not_installed)
+    assert build_document()["info"]["version"] == "0.0.0"
 
 
 def test_each_call_returns_an_independent_document():
-    first = openapi.document()
+    first = build_document()
     first["components"]["parameters"]["TaskId"]["description"] = "changed"
-    assert openapi.document()["components"]["parameters"]["TaskId"]["description"] != "changed"
+    assert build_document()["components"]["parameters"]["TaskId"]["description"] != "changed"
 
 
 async def test_openapi_json_serves_the_document_without_authentication():
-    response = await openapi.OpenApiView(app, app.web).get(None)
+    response = await OpenApiView(app, app.web).get(None)
     assert response.status == 200
     assert response.content_type == "application/json"
-    assert json.loads(response.body) == openapi.document()
+    assert json.loads(response.body) == build_document()
 
 
 # Security, headers and responses ------------------------------------------------------------
 
 
 def test_every_api_route_requires_a_bearer_jwt_and_documents_401(document):
-    scheme = document["components"]["securitySchemes"][openapi.SECURITY_SCHEME]
+    scheme = document["components"]["securitySchemes"][SECURITY_SCHEME]
     assert (scheme["type"], scheme["scheme"], scheme["bearerFormat"]) == ("http", "bearer", "JWT")
     for method, path, operation in operations(document):
         if path.startswith("/api/"):
-            assert operation.get("security") == [{openapi.SECURITY_SCHEME: []}], f"{method} {path}"
+            assert operation.get("security") == [{SECURITY_SCHEME: []}], f"{method} {path}"
             assert "401" in operation["responses"], f"{method} {path}"
         elif path == "/ws":  # a token is required too, by header, query parameter or subprotocol
             assert "401" in operation["responses"]
@@ -448,7 +451,7 @@ def test_parameter_defaults_are_valid_and_accepted(document, name):
         assert server_accepts(parse_list, {name: default})
 
 
-@pytest.mark.parametrize("example", list(openapi.FILTER_EXAMPLES))
+@pytest.mark.parametrize("example", list(FILTER_EXAMPLES))
 def test_documented_filter_examples_are_accepted(document, example):
     value = document["components"]["parameters"]["Filter"]["examples"][example]["value"]
     assert parameter_accepts(document, "Filter", value)

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from web.openapi import document
+from pathlib import Path
+
+import pytest
+
+from web import openapi, views
+from web.openapi import document, registry
+from web.openapi.schema import Resource
 
 METHODS = {"get", "post", "put", "patch", "delete"}
 
@@ -29,3 +35,17 @@ def test_every_served_route_is_documented_and_nothing_else_is():
     served = served_routes()
     assert served - documented == set(), "routes missing from /openapi.json"
     assert documented - served == set(), "documented routes that do not exist"
+
+
+def test_the_openapi_package_mirrors_the_views_with_a_module_for_each():
+    def modules(package) -> set[str]:
+        return {path.stem for path in Path(package.__file__).parent.glob("*.py")} - {"__init__"}
+
+    assert modules(views) - modules(openapi) == set()
+
+
+def test_the_registry_refuses_a_name_two_resources_declare(monkeypatch):
+    twice = (Resource(schemas={"Task": {}}), Resource(schemas={"Task": {}}))
+    monkeypatch.setattr(registry, "RESOURCES", twice)
+    with pytest.raises(ValueError, match="'Task' is declared twice"):
+        registry.join("schemas")

@@ -12,16 +12,16 @@ from jsonschema import Draft202012Validator
 from db.models import RecurringTask
 from db.recurring import template_json
 from streams.rules.recurrence import parse_rule
-from web import openapi
-from web import recurring as rv
 from web.errors import ValidationError
+from web.openapi import document as build_document
+from web.validation import recurring as rv
 
 NOW = datetime(2030, 1, 1, 12, tzinfo=UTC)
 
 
 @pytest.fixture(scope="module")
 def document() -> dict[str, Any]:
-    return openapi.document()
+    return build_document()
 
 
 def conforms(document: dict[str, Any], component: str, instance: Any) -> bool:

@@ -10,8 +10,8 @@ from db.recurring import RULE_FIELDS, TEMPLATE_FIELDS
 from streams.rules.recurrence import Rule, RuleError, parse_rule
 from streams.rules.reminders import DurationError, parse_duration
 
-from . import validation as v
-from .errors import ValidationError
+from . import fields as v
+from ..errors import ValidationError
 
 BODY_FIELDS = TEMPLATE_FIELDS + RULE_FIELDS
 #: Naming one of these in a PATCH replaces the schedule's kind and its kind-specific fields.

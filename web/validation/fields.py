@@ -1,4 +1,5 @@
-"""Validation of request bodies and parameters: pure functions that return clean values or raise ValidationError."""
+"""Task fields, request bodies, query parameters and headers: pure functions that return clean values or raise
+ValidationError."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import uuid
 from datetime import datetime, timezone
 from typing import Any, Iterable, Mapping
 
-from .errors import ValidationError
+from ..errors import ValidationError
 
 PRIORITIES = ("LOW", "MEDIUM", "HIGH")
 TITLE_MAX = 255

@@ -7,8 +7,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from db.recurring import RULE_FIELDS
-from web import recurring as rv
 from web.errors import ValidationError
+from web.validation import recurring as rv
 
 STORED = {"frequency": "WEEKLY", "interval": 2, "by_weekday": ["MO"], "start_date": "2030-01-07T09:00:00+00:00",
           "timezone": "UTC", "count": 5, "repeat_from": "due_date"}

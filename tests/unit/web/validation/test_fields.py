@@ -6,8 +6,8 @@ from datetime import datetime, timezone
 
 import pytest
 
-from web import validation as v
 from web.errors import ValidationError
+from web.validation import fields as v
 
 
 def field_of(call) -> str:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from web import validation as v
 from web.errors import ValidationError
+from web.validation import fields as v
 
 
 def field_of(call) -> str:

@@ -9,8 +9,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from db.listing import SORT_KEYS, CursorError, ListSpec, decode_cursor
 from streams.rules.filterlang import FilterSyntaxError, parse
 
-from . import validation as v
-from .errors import ValidationError
+from . import fields as v
+from ..errors import ValidationError
 
 LIST_PARAMS = (
     "priority", "tags", "tags_mode", "completed", "due_before", "due_after", "overdue", "has_due_date", "recurring",
