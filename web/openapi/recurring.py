@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from db.models import PRIORITIES
+from streams.events import PRIORITIES
 from streams.rules.recurrence import MAX_COUNT, MAX_INTERVAL, MAX_SKIPPED
 
 from ..views import recurring as recurring_views

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from db.listing import SORT_KEYS
-from db.models import PRIORITIES
+from streams.events import PRIORITIES
 from streams.rules import filterlang
 
 from ..validation import fields as v

@@ -7,9 +7,10 @@ import uuid
 from datetime import datetime, timezone
 from typing import Any, Iterable, Mapping
 
+from streams.events import PRIORITIES
+
 from ..errors import ValidationError
 
-PRIORITIES = ("LOW", "MEDIUM", "HIGH")
 TITLE_MAX = 255
 DESCRIPTION_MAX = 10_000
 TAGS_MAX = 10

@@ -15,6 +15,8 @@ from jsonschema import Draft202012Validator, FormatChecker
 from mcp import types
 from mcp.server.lowlevel import Server
 
+from streams import events
+
 from . import natural_dates
 
 log = logging.getLogger(__name__)
@@ -22,8 +24,8 @@ log = logging.getLogger(__name__)
 DEFAULT_URL = "http://127.0.0.1:6066"
 USER_AGENT = "taskstream-mcp/0.1"
 
-# The API's limits (web/validation.py, web/listing.py), repeated in the schemas so an assistant sees them.
-PRIORITIES = ["LOW", "MEDIUM", "HIGH"]
+# The API's limits (web/validation/), repeated in the schemas so an assistant sees them.
+PRIORITIES = list(events.PRIORITIES)
 SORT_FIELDS = ["due_date", "priority", "created_at", "updated_at", "completed_at", "title"]
 WEEKDAYS = ["MO", "TU", "WE", "TH", "FR", "SA", "SU"]
 TITLE = {"type": "string", "minLength": 1, "maxLength": 255, "description": "1-255 characters (trimmed)."}
@@ -216,7 +218,7 @@ def api_output_schemas(components: Mapping[str, Any]) -> dict[str, dict[str, Any
 
 
 def contract_output_schemas() -> dict[str, dict[str, Any]]:
-    """The output schemas of this installation's API contract (web/openapi.py)."""
+    """The output schemas of this installation's API contract (web/openapi/)."""
     from web.openapi import document
 
     return {**api_output_schemas(document()["components"]["schemas"]), "delete_task": DELETED_TASK}
