@@ -178,7 +178,10 @@ async def deliver_batch(
 async def list_notifications(session, user_id: str, *, unread: bool | None, limit: int, now: datetime) -> list[Any]:
     """Newest first. Unread means not read and not snoozed into the future."""
     query = select(Notification).where(Notification.user_id == user_id)
-    hidden = (Notification.read_at.is_not(None)) | (Notification.snoozed_until > now)
+    # Never NULL: a bare `snoozed_until > now` is NULL for a notification never snoozed, and NOT NULL
+    # is NULL too, so such a notification would match neither filter.
+    hidden = Notification.read_at.is_not(None) | (Notification.snoozed_until.is_not(None)
+                                                  & (Notification.snoozed_until > now))
     if unread is True:
         query = query.where(~hidden)
     elif unread is False:
