@@ -42,6 +42,32 @@ def socket_credentials(request: web.Request) -> tuple[str, bool]:
                        "parameter or the Sec-WebSocket-Protocol header ('bearer, <token>')")
 
 
+JSON_KINDS = {list: "an array", str: "a string", int: "a number", float: "a number", bool: "a boolean",
+              type(None): "null"}
+
+
+def bad_message(problem: str) -> dict:
+    """The error frame for a message the server does not understand; the socket stays open."""
+    return {"type": "error", "error": "bad_message", "message": f'{problem}; the one message a client sends is '
+                                                               '{"type": "ping"}, answered with a pong'}
+
+
+def reply(text: str, seq: int) -> dict:
+    """The answer to a client's text message: a pong to a ping, in any JSON spelling; an error frame otherwise."""
+    try:
+        message = json.loads(text)
+    except (ValueError, RecursionError):
+        return bad_message("the message is not JSON")
+    if not isinstance(message, dict):
+        return bad_message(f"expected a JSON object, got {JSON_KINDS.get(type(message), 'something else')}")
+    kind = message.get("type")
+    if kind == "ping":
+        return {"type": "pong", "seq": seq}
+    if kind is None:
+        return bad_message('the message has no "type"')
+    return bad_message(f"unknown message type {str(kind)[:40]!r}")
+
+
 @app.page("/ws")
 class Socket(ApiView):
     async def get(self, request: web.Request) -> web.StreamResponse:
@@ -62,8 +88,10 @@ class Socket(ApiView):
             async for message in socket:
                 if message.type == WSMsgType.TEXT:
                     metrics.WEBSOCKET_MESSAGES.labels("in").inc()
-                    if message.data.strip() == '{"type":"ping"}':
-                        await self._send(socket, {"type": "pong", "seq": subscriber.last_seq})
+                    await self._send(socket, reply(message.data, subscriber.last_seq))
+                elif message.type == WSMsgType.BINARY:
+                    metrics.WEBSOCKET_MESSAGES.labels("in").inc()
+                    await self._send(socket, bad_message("binary messages are not understood, send JSON text"))
                 elif message.type == WSMsgType.ERROR:
                     break
         finally:
