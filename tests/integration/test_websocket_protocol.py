@@ -71,3 +71,44 @@ async def test_a_binary_message_gets_an_error_frame_and_the_socket_stays(api, ht
         assert await receive(socket) == {"type": "pong", "seq": ready["seq"]}
     finally:
         await socket.close()
+
+
+async def test_since_above_the_latest_sequence_number_starts_from_the_latest_and_says_so(api, http):
+    """A client resuming from a sequence number the server never reached (its data was restored or reset,
+    or the client mixed up users) is told its state is stale and goes live from the latest, not silent."""
+    await api.create(title="one")
+    socket = await open_socket(http, api)
+    latest = (await receive(socket))["seq"]
+    await socket.close()
+    assert latest >= 1
+
+    socket = await open_socket(http, api, since=latest + 5)
+    try:
+        assert await receive(socket) == {"type": "ready", "seq": latest, "reset": True}
+        task = await api.create(title="after the reset")
+        update = await receive(socket, timeout=10)
+        assert update["type"] == "task.created" and update["task"]["id"] == task["id"]
+        assert update["seq"] == latest + 1
+    finally:
+        await socket.close()
+
+
+async def test_since_equal_to_the_latest_sequence_number_is_an_ordinary_resume(api, http):
+    await api.create(title="one")
+    socket = await open_socket(http, api)
+    latest = (await receive(socket))["seq"]
+    await socket.close()
+
+    socket = await open_socket(http, api, since=latest)
+    try:
+        assert await receive(socket) == {"type": "ready", "seq": latest}
+    finally:
+        await socket.close()
+
+
+async def test_since_on_a_user_with_no_changes_yet_is_a_reset_to_zero(api, http):
+    socket = await open_socket(http, api, since=3)
+    try:
+        assert await receive(socket) == {"type": "ready", "seq": 0, "reset": True}
+    finally:
+        await socket.close()

@@ -82,8 +82,9 @@ class Socket(ApiView):
         gateway.add(subscriber)  # live updates queue up from here on, while the replay runs
         writer = None
         try:
-            subscriber.last_seq = await self._replay(socket, user_id, since)
-            await self._send(socket, {"type": "ready", "seq": subscriber.last_seq})
+            subscriber.last_seq, reset = await self._replay(socket, user_id, since)
+            ready = {"type": "ready", "seq": subscriber.last_seq}
+            await self._send(socket, {**ready, "reset": True} if reset else ready)
             writer = asyncio.ensure_future(self._forward(subscriber))
             async for message in socket:
                 if message.type == WSMsgType.TEXT:
@@ -102,11 +103,18 @@ class Socket(ApiView):
                 await socket.close()
         return socket
 
-    async def _replay(self, socket: web.WebSocketResponse, user_id: str, since: int | None) -> int:
-        """Send every change after `since` from the audit trail; return the last sequence number sent."""
+    async def _replay(self, socket: web.WebSocketResponse, user_id: str, since: int | None) -> tuple[int, bool]:
+        """Send every change after `since` from the audit trail; return the last sequence number sent, and
+        whether `since` was reset to the latest because the user's sequence never reached it."""
         async with self.autocommit() as session:
+            latest = await queries.latest_seq(session, user_id)
             if since is None:
-                return await queries.latest_seq(session, user_id)
+                return latest, False
+            if since > latest:
+                # The client's state is not from this history (restored or reset data, another user's
+                # cursor): waiting for `since` to be reached would keep the socket silent, so go live
+                # from the latest and let `reset` tell the client to reload its state.
+                return latest, True
             last = since
             while True:
                 rows = await queries.events_since(session, user_id, last, REPLAY_PAGE)
@@ -119,7 +127,7 @@ class Socket(ApiView):
                     ))
                     last = row.seq
                 if len(rows) < REPLAY_PAGE:
-                    return last
+                    return last, False
 
     async def _forward(self, subscriber: Subscriber) -> None:
         while True:
