@@ -24,7 +24,9 @@ FEED_NAME = "taskstream"
 async def feed_response(view: ApiView, user_id: str) -> web.Response:
     async with view.autocommit() as session:
         tasks, templates = await queries.feed_rows(session, user_id)
-    body = ical.feed(tasks, [(t, template_rule(t)) for t in templates], now=view.clock(), name=FEED_NAME)
+        taken = await queries.taken_slots(session, [t.id for t in templates])
+    body = ical.feed(tasks, [(t, template_rule(t)) for t in templates], now=view.clock(), name=FEED_NAME,
+                     taken=taken)
     return web.Response(
         body=body,
         content_type=ical.CONTENT_TYPE,
