@@ -10,8 +10,9 @@ from db import calendar as queries
 from db.recurring import template_rule
 from db.serialize import iso
 from streams.app import app
+from streams.settings import get_settings
 
-from .. import ical
+from .. import ical, proxies
 from .. import validation as v
 from ..errors import ApiError
 from .base import ApiView
@@ -73,9 +74,9 @@ class CalendarToken(ApiView):
         async with self.autocommit() as session:  # one statement
             token = await queries.rotate_token(session, self.user_id(request), now=now)
         path = f"/calendar/{token}.ics"
-        scheme = request.headers.get("X-Forwarded-Proto", request.scheme).split(",")[0].strip()
-        host = request.headers.get("X-Forwarded-Host", request.host).split(",")[0].strip()
-        return self.respond({"url": f"{scheme}://{host}{path}", "path": path, "created_at": iso(now)}, status=201)
+        origin = proxies.public_origin(request.remote, request.headers, get_settings().trusted_proxies,
+                                       scheme=request.scheme, host=request.host)
+        return self.respond({"url": f"{origin}{path}", "path": path, "created_at": iso(now)}, status=201)
 
     async def delete(self, request: web.Request) -> web.Response:
         async with self.autocommit() as session:
