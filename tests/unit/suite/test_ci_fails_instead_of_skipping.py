@@ -27,6 +27,7 @@ def outcome(call, *args) -> type | None:
 def load(relative: str, name: str, monkeypatch):
     """A test-suite module by path (conftests and test modules share names, so no plain import)."""
     path = TESTS / relative
+    monkeypatch.syspath_prepend(str(TESTS / "integration"))  # stack.py, which the others import
     monkeypatch.syspath_prepend(str(path.parent))
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
