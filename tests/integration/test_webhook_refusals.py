@@ -9,7 +9,7 @@ import uuid
 
 import pytest
 from recurring_support import eventually
-from stack import Api, Worker
+from stack import Api, Worker, own_database, start_broker
 
 pytestmark = pytest.mark.integration
 
@@ -27,12 +27,19 @@ def private_name() -> tuple[str, set[str]]:
 
 
 @pytest.fixture(scope="module")
-def strict_worker(postgres, broker, tmp_path_factory):
-    worker = Worker(database_url=postgres, broker_url=broker.url, data_dir=tmp_path_factory.mktemp("strict"),
-                    extra_env={"WEBHOOK_ALLOW_PRIVATE": "false"})
-    worker.start()
-    yield worker
-    worker.stop()
+def strict_worker(embedded_pg, tmp_path_factory):
+    """Alone with its database and broker: every worker on a database claims its due deliveries, and the
+    session worker allows private addresses."""
+    with own_database(embedded_pg, "refusals") as url:
+        broker = start_broker(tmp_path_factory.mktemp("strict-broker"))
+        worker = Worker(database_url=url, broker_url=broker.url, data_dir=tmp_path_factory.mktemp("strict"),
+                        extra_env={"WEBHOOK_ALLOW_PRIVATE": "false"})
+        try:
+            worker.start()
+            yield worker
+        finally:
+            worker.stop()
+            broker.stop()
 
 
 async def test_a_name_resolving_to_a_private_address_is_refused_without_naming_the_address(strict_worker, http):
