@@ -11,7 +11,7 @@ from mode import Service
 
 from db import email as queries
 from streams.app import app
-from streams.rules.email import SmtpConfig, parse_smtp_url
+from streams.rules.email import SmtpConfig, header_text, parse_smtp_url
 from streams.rules.webhooks import backoff
 from streams.settings import get_settings
 
@@ -32,7 +32,7 @@ def build_message(config: SmtpConfig, row: Any) -> EmailMessage:
     message = EmailMessage()
     message["From"] = config.sender
     message["To"] = row.to_address
-    message["Subject"] = row.subject
+    message["Subject"] = header_text(row.subject)  # also for emails queued before render() cleaned subjects
     message["Message-ID"] = f"<{row.notification_id}@taskstream>"  # the same id on a retry: clients dedupe
     message.set_content(row.text_body)
     message.add_alternative(row.html_body, subtype="html")

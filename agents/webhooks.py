@@ -22,7 +22,9 @@ from mode import Service
 from db import webhooks as queries
 from streams.app import app
 from streams.events import decode_event, instant
-from streams.rules.webhooks import ALLOW_PRIVATE_HINT, UrlError, backoff, blocked_address, check_host, sign
+from streams.rules.webhooks import (
+    ALLOW_PRIVATE_HINT, NonPublicAddress, UrlError, backoff, blocked_address, check_host, failure_text, sign,
+)
 from streams.settings import get_settings
 from streams.topics import task_events
 
@@ -89,7 +91,7 @@ class PublicOnlyResolver(AbstractResolver):
         allowed = [result for result in results if blocked_address(result["host"]) is None]
         if not allowed:
             reasons = "; ".join(sorted({str(blocked_address(result["host"])) for result in results}))
-            raise OSError(f"refused to deliver to {host}: {reasons}; {ALLOW_PRIVATE_HINT}")
+            raise NonPublicAddress(f"refused to deliver to {host}: {reasons}; {ALLOW_PRIVATE_HINT}")
         return allowed
 
     async def close(self) -> None:
@@ -149,7 +151,7 @@ class WebhookDispatcher(Service):
         except TimeoutError:
             error = f"timed out after {TIMEOUT.total:.0f} s"
         except Exception as exc:
-            error = f"{type(exc).__name__}: {exc}"
+            error = failure_text(exc)
         try:
             async with app.database.transaction() as session:
                 if not error:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import uuid
 from datetime import datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from .models import CalendarToken, RecurringTask, Task
@@ -55,3 +56,24 @@ async def feed_rows(session, user_id: str) -> tuple[list[Task], list[RecurringTa
         .order_by(RecurringTask.created_at, RecurringTask.id)
     )
     return list(tasks.scalars()), list(templates.scalars())
+
+
+# Every slot the schedule has passed: those that became tasks (open, done or deleted) and those skipped.
+_TAKEN_SLOTS = text("""
+    SELECT o.template_id, s.slot
+    FROM recurrence_occurrences AS o
+    CROSS JOIN LATERAL unnest(o.skipped_slots || o.slot) AS s(slot)
+    WHERE o.template_id = ANY(CAST(:ids AS uuid[]))
+    ORDER BY o.template_id, s.slot
+""")
+
+
+async def taken_slots(session, template_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[datetime]]:
+    """Per template, the slots its RRULE must not offer again: a task stands for each (the feed lists it
+    while it is open), or it was skipped."""
+    if not template_ids:
+        return {}
+    taken: dict[uuid.UUID, list[datetime]] = {}
+    for row in (await session.execute(_TAKEN_SLOTS, {"ids": template_ids})).all():
+        taken.setdefault(row.template_id, []).append(row.slot)
+    return taken

@@ -38,9 +38,11 @@ class Delivered:
 # (due within BATCH_WINDOW of the user's earliest named one). SKIP LOCKED: a reminder another
 # notifier holds is that notifier's to deliver (during a rebalance two may see the same message).
 # Set-based on purpose: a batch of N users costs the same handful of statements as one user.
+# follows_due counts before_due as an exact duration (not calendar days), as the reminder was created.
 _DUE = text("""
     SELECT r.id, r.user_id, r.task_id, r.remind_at, r.before_due, t.title, t.due_date, t.completed,
-           t.due_date - r.before_due AS follows_due, clock_timestamp() AS now
+           t.due_date - make_interval(secs => extract(epoch FROM r.before_due)) AS follows_due,
+           clock_timestamp() AS now
     FROM reminders AS r
     JOIN tasks AS t ON t.id = r.task_id
     JOIN unnest(CAST(:users AS text[]), CAST(:earliest AS timestamptz[])) AS b(user_id, earliest)
@@ -164,7 +166,10 @@ async def deliver_batch(
 async def list_notifications(session, user_id: str, *, unread: bool | None, limit: int, now: datetime) -> list[Any]:
     """Newest first. Unread means not read and not snoozed into the future."""
     query = select(Notification).where(Notification.user_id == user_id)
-    hidden = (Notification.read_at.is_not(None)) | (Notification.snoozed_until > now)
+    # Never NULL: a bare `snoozed_until > now` is NULL for a notification never snoozed, and NOT NULL
+    # is NULL too, so such a notification would match neither filter.
+    hidden = Notification.read_at.is_not(None) | (Notification.snoozed_until.is_not(None)
+                                                  & (Notification.snoozed_until > now))
     if unread is True:
         query = query.where(~hidden)
     elif unread is False:

@@ -207,10 +207,12 @@ async def materialise(session, planned: list[Planned], *, now: datetime) -> tupl
 
 _OCCURRENCE_REMINDERS = text("""
     INSERT INTO reminders (id, user_id, task_id, remind_at, before_due, created_at)
-    SELECT gen_random_uuid(), u.user_id, u.task_id, u.due - u.offset_, u.offset_, :now
+    SELECT gen_random_uuid(), u.user_id, u.task_id, m.remind_at, u.offset_, :now
     FROM unnest(CAST(:users AS text[]), CAST(:task_ids AS uuid[]), CAST(:dues AS timestamptz[]),
                 CAST(:offsets AS interval[])) AS u(user_id, task_id, due, offset_)
-    WHERE u.due - u.offset_ > :now
+    -- the offset as an exact duration, not calendar days, as a reminder's before_due counts everywhere
+    CROSS JOIN LATERAL (SELECT u.due - make_interval(secs => extract(epoch FROM u.offset_)) AS remind_at) AS m
+    WHERE m.remind_at > :now
 """)
 
 

@@ -153,12 +153,13 @@ async def overdue_tasks(session, *, grace: timedelta, limit: int) -> list[uuid.U
 # The reminder agent ------------------------------------------------------------------------------
 
 # Recomputed from the task row as it is now, not from the event, so replaying an old event is harmless.
+# before_due as an exact duration (asyncpg stores a timedelta's days as calendar days), as Python counts it.
 _SHIFT = text("""
     UPDATE reminders AS r
-    SET remind_at = t.due_date - r.before_due
+    SET remind_at = t.due_date - make_interval(secs => extract(epoch FROM r.before_due))
     FROM tasks AS t
     WHERE t.id = r.task_id AND r.task_id = :task_id AND r.before_due IS NOT NULL AND NOT r.sent
-      AND t.due_date IS NOT NULL AND r.remind_at <> t.due_date - r.before_due
+      AND t.due_date IS NOT NULL AND r.remind_at <> t.due_date - make_interval(secs => extract(epoch FROM r.before_due))
 """)
 
 # A relative reminder whose task lost its due date has nothing left to count from.

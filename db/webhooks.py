@@ -51,8 +51,17 @@ def delivery_json(row: WebhookDelivery) -> dict[str, Any]:
     }
 
 
+#: The first key of the (int4, int4) advisory lock that serialises one user's webhook creates.
+_LIMIT_LOCK_CLASS = 16012
+
+
 async def create_webhook(session, user_id: str, *, url: str, events: list[str], secret: str,
                          now: datetime) -> Webhook:
+    """Insert a webhook unless the user has MAX_PER_USER already; call it in a transaction. Creates of one
+    user take turns (a lock held to commit), so concurrent ones cannot all count below the limit."""
+    await session.execute(text("SELECT pg_advisory_xact_lock(:class, hashtext(:user_id))"),
+                          {"class": _LIMIT_LOCK_CLASS, "user_id": user_id})
+    # A statement of its own after the lock: under READ COMMITTED it sees a create committed meanwhile.
     count = (await session.execute(select(func.count()).where(Webhook.user_id == user_id))).scalar_one()
     if count >= MAX_PER_USER:
         raise Conflict(f"you already have {count} webhooks, the most allowed; delete one first", field="url")

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 
-import pytest
+from ci_env import in_ci, skip_or_fail
 
-
-def in_ci() -> bool:
-    return os.environ.get("CI", "").lower() == "true"
+__all__ = ["in_ci", "require_tool", "skip_or_fail"]
 
 
 def require_tool(tool: str, package: str) -> str:
@@ -17,7 +14,4 @@ def require_tool(tool: str, package: str) -> str:
     path = shutil.which(tool)
     if path:
         return path
-    message = f"{tool} not found: install the Debian package '{package}' (apt-get install {package})"
-    if in_ci():
-        pytest.fail(message)
-    pytest.skip(message)
+    skip_or_fail(f"{tool} not found: install the Debian package '{package}' (apt-get install {package})")

@@ -1,8 +1,9 @@
-"""The iCalendar (RFC 5545) feed: open tasks with due dates as VTODOs, recurring templates with their RRULE."""
+"""The iCalendar (RFC 5545) feed: open tasks with due dates as VTODOs, recurring templates with their RRULE
+(minus the slots their tasks stand for)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -59,14 +60,20 @@ def task_todo(task: Any, *, now: datetime) -> Todo:
     return todo
 
 
-def template_todo(template: Any, rule: Rule, *, now: datetime) -> Todo:
+def template_todo(template: Any, rule: Rule, *, now: datetime, taken: Sequence[datetime] = ()) -> Todo:
+    """The template as a recurring VTODO; `taken` are slots its occurrences (their own VTODOs) or skips
+    already stand for, left out with EXDATE so a calendar app does not show them a second time."""
     todo = Todo()
     todo.add("uid", template_uid(template.id))
     _common(todo, template, now=now)
-    todo.add("dtstart", dtstart(rule))
+    start = dtstart(rule)
+    todo.add("dtstart", start)
     rrule = to_rrule(rule)
     if rrule is not None:
         todo.add("rrule", vRecur.from_ical(rrule.removeprefix("RRULE:")))
+        if taken:
+            # In DTSTART's form (zone or UTC), as RFC 5545 asks of EXDATE.
+            todo.add("exdate", [slot.astimezone(start.tzinfo) for slot in taken])
     else:
         # Cron restricting both day of month and weekday means "either" there, "both" in RRULE.
         todo.add("x-taskstream-cron", rule.cron)
@@ -75,8 +82,10 @@ def template_todo(template: Any, rule: Rule, *, now: datetime) -> Todo:
     return todo
 
 
-def feed(tasks: Iterable[Any], templates: Iterable[tuple[Any, Rule]], *, now: datetime, name: str) -> bytes:
-    """The calendar as bytes; VTIMEZONEs are included for every zone a DTSTART names."""
+def feed(tasks: Iterable[Any], templates: Iterable[tuple[Any, Rule]], *, now: datetime, name: str,
+         taken: Mapping[Any, Sequence[datetime]] | None = None) -> bytes:
+    """The calendar as bytes; VTIMEZONEs are included for every zone a DTSTART names. `taken` maps a
+    template id to the slots its RRULE must not repeat (see template_todo)."""
     calendar = Calendar()
     calendar.add("prodid", PRODID)
     calendar.add("version", "2.0")
@@ -86,6 +95,6 @@ def feed(tasks: Iterable[Any], templates: Iterable[tuple[Any, Rule]], *, now: da
     for task in tasks:
         calendar.add_component(task_todo(task, now=now))
     for template, rule in templates:
-        calendar.add_component(template_todo(template, rule, now=now))
+        calendar.add_component(template_todo(template, rule, now=now, taken=(taken or {}).get(template.id, ())))
     calendar.add_missing_timezones()
     return calendar.to_ical()

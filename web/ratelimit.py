@@ -15,6 +15,7 @@ from sqlalchemy import exc as sa_exc
 
 from streams.settings import IpNetwork, RateLimit, RateLimits
 
+from . import proxies
 from .errors import ApiError
 
 log = logging.getLogger("taskstream.ratelimit")
@@ -141,41 +142,11 @@ class PostgresStore:
 Store = MemoryStore | PostgresStore
 
 
-def _hop(value: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
-    """An address from a peer or X-Forwarded-For entry, tolerating a port (`1.2.3.4:5`, `[::1]:5`)."""
-    value = value.strip()
-    if value.startswith("["):
-        value = value[1:].split("]", 1)[0]
-    elif value.count(":") == 1:
-        value = value.split(":", 1)[0]
-    try:
-        return ipaddress.ip_address(value)
-    except ValueError:
-        return None
-
-
 def client_address(peer: str | None, forwarded_for: Iterable[str], trusted: tuple[IpNetwork, ...]) -> str:
-    """The address a request came from, as a bucket key.
-
-    X-Forwarded-For counts only when the peer is a trusted proxy; then the rightmost entry that is
-    not itself a trusted proxy is the client (entries further left are whatever the client claimed).
-    """
-    address = _hop(peer or "")
+    """The address a request came from (see proxies.forwarded_client), as a bucket key."""
+    address = proxies.forwarded_client(peer, forwarded_for, trusted)
     if address is None:
         return peer or "unknown"
-
-    def is_trusted(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
-        return any(ip in network for network in trusted)
-
-    if trusted and is_trusted(address):
-        hops = [hop for header in forwarded_for for hop in header.split(",") if hop.strip()]
-        for hop in reversed(hops):
-            found = _hop(hop)
-            if found is None:
-                break  # garbage from further left: keep the last address a trusted proxy vouched for
-            address = found
-            if not is_trusted(found):
-                break
     if isinstance(address, ipaddress.IPv6Address):
         if address.ipv4_mapped is not None:
             return str(address.ipv4_mapped)

@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass, field
 from urllib.parse import parse_qs, unquote, urlsplit
 
-__all__ = ["SmtpConfig", "parse_smtp_url", "render", "valid_address"]
+__all__ = ["SmtpConfig", "header_text", "parse_smtp_url", "render", "valid_address"]
 
 _ADDRESS = re.compile(r"^[^@\s<>\"',;]+@[^@\s<>\"',;]+\.[^@\s<>\"',;]+$|^[^@\s<>\"',;]+@(localhost|127\.0\.0\.1)$")
 
@@ -43,6 +43,15 @@ def valid_address(value: str) -> bool:
     return bool(_ADDRESS.match(value)) and len(value) <= 254
 
 
+def header_text(value: str) -> str:
+    """`value` on one line, fit for a header: any run of whitespace, line breaks included, is one space.
+
+    Task titles may hold line breaks, and the email package refuses a header with any line boundary
+    that str.splitlines() knows (CR, LF, \\v, \\f, \\x1c-\\x1e, \\x85, U+2028, U+2029): all are whitespace
+    to str.split()."""
+    return " ".join(value.split())
+
+
 def render(title: str, body: str) -> tuple[str, str, str]:
     """(subject, plain text, HTML) of a notification; user text is escaped in the HTML part."""
     text = f"{body}\n\n-- \nSent by taskstream because you asked to be reminded.\n"
@@ -55,4 +64,4 @@ def render(title: str, body: str) -> tuple[str, str, str]:
     parts += [f"<p>{html.escape(line)}</p>" for line in rest if line.strip()]
     parts.append("<p style=\"color:#777;font-size:12px\">Sent by taskstream because you asked to be reminded.</p>")
     page = "<!doctype html><html><body>" + "".join(parts) + "</body></html>"
-    return title, text, page
+    return header_text(title), text, page

@@ -13,11 +13,13 @@ __all__ = [
     "DISABLE_AFTER",
     "EVENT_TYPES",
     "MAX_ATTEMPTS",
+    "NonPublicAddress",
     "PatternError",
     "UrlError",
     "backoff",
     "blocked_address",
     "check_host",
+    "failure_text",
     "matches",
     "parse_patterns",
     "parse_url",
@@ -132,6 +134,21 @@ def check_host(url: str) -> None:
     reason = blocked_address(host)
     if reason is not None:
         raise UrlError(f"must point at a public address: {reason}; {ALLOW_PRIVATE_HINT}")
+
+
+class NonPublicAddress(OSError):
+    """A webhook's host name resolved only to addresses blocked_address refuses (raised while connecting)."""
+
+
+def failure_text(exc: BaseException) -> str:
+    """What a failed delivery attempt shows its owner. A refusal by address says only that: the
+    addresses a name resolved to inside the network are not the webhook owner's to learn."""
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, NonPublicAddress):
+            return f"refused: resolves to a non-public address; {ALLOW_PRIVATE_HINT}"
+        cause = cause.__cause__ or getattr(cause, "os_error", None)
+    return f"{type(exc).__name__}: {exc}"
 
 
 def sign(secret: str, body: bytes) -> str:

@@ -31,6 +31,7 @@ from typing import Any
 
 import pytest
 import yaml
+from ci_env import in_ci
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -65,7 +66,7 @@ _RENDER_SOURCE_DIR = "render-source"
 
 def tool_missing(message: str) -> None:
     """Skip the calling test because a tool is missing; fail instead when CI=true."""
-    if os.environ.get("CI") == "true":
+    if in_ci():
         pytest.fail(f"{message} (CI=true: a missing tool is a failure, not a skip)", pytrace=False)
     pytest.skip(message)
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
+from ci_env import skip_or_fail
 
 # The worker and token helpers of the integration tests (tests have no __init__.py: put their folder on the path).
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "integration"))
@@ -28,17 +29,10 @@ CHROMIUM_ARGS = [
 ]
 
 
-def in_ci() -> bool:
-    return os.environ.get("CI", "").lower() == "true"
-
-
 def require(found: bool, message: str) -> None:
     """Locally a missing browser or driver skips (saying what to install); under CI=true it fails."""
-    if found:
-        return
-    if in_ci():
-        pytest.fail(message)
-    pytest.skip(message)
+    if not found:
+        skip_or_fail(message)
 
 
 @pytest.fixture(scope="module")

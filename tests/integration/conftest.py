@@ -9,6 +9,7 @@ from typing import AsyncIterator, Iterator
 
 import aiohttp
 import pytest
+from ci_env import skip_or_fail
 from stack import Api, Worker, make_token, migrated_database, read_topic, start_broker
 
 from streams.cli.embedded import EmbeddedBroker, EmbeddedPostgres
@@ -24,7 +25,7 @@ def postgres() -> Iterator[str]:
 def embedded_pg(postgres) -> EmbeddedPostgres:
     """The embedded server itself, for tests that need a second database on it."""
     if os.environ.get("DATABASE_URL"):
-        pytest.skip("uses the embedded PostgreSQL; DATABASE_URL points elsewhere")
+        skip_or_fail("uses the embedded PostgreSQL; DATABASE_URL points elsewhere")
     port = int(postgres.rsplit(":", 1)[1].split("/")[0])
     return EmbeddedPostgres(Path("."), port=port)
 

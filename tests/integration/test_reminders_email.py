@@ -105,3 +105,23 @@ async def test_without_an_address_no_email_is_sent_and_invalid_addresses_are_400
         assert len(notes) == 1, "the in-app notification still arrives"
         await asyncio.sleep(1.0)
         assert len(mailbox.messages) == before
+
+
+async def test_a_task_title_with_line_breaks_is_emailed_with_a_one_line_subject(mail_worker, smtp_server):
+    mailbox, _ = smtp_server
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as http:
+        api = Api(http, mail_worker.url, f"mail-{uuid.uuid4()}")
+        status, _, _ = await api.call("PUT", "/api/notification-settings", json_body={"email": "lin@example.com"})
+        assert status == 200
+        task = await api.create(title="Pay rent\r\nand the\u2028power bill")
+        await api.call("POST", f"/api/tasks/{task['id']}/reminders",
+                       json_body={"remind_at": (datetime.now(UTC) + timedelta(seconds=1)).isoformat()})
+
+        deadline = time.monotonic() + 15
+        while not (mine := [m for _, to, m in mailbox.messages if to == ["lin@example.com"]]) \
+                and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+        assert len(mine) == 1, "the email was never sent"
+        assert mine[0]["Subject"] == "Reminder: Pay rent and the power bill"
+        text = mine[0].get_body(("plain",)).get_content()
+        assert "Pay rent" in text and "power bill" in text

@@ -24,7 +24,12 @@ ROUTES: tuple[Route, ...] = (
             '"task.updated" | "task.completed" | "task.uncompleted" | "task.deleted", "seq", "event_id", '
             '"task_id", "task", "changes", "occurred_at"}` (the shape of streams/schemas/task-update.json). '
             "Sequence numbers are per user, gap-free and increasing: reconnect with `since` = the last one "
-            'received to miss nothing. Send `{"type":"ping"}` for a `pong`; the server also pings every 20 s. '
+            "received to miss nothing. A `since` above the user's latest sequence number (the server's data "
+            'was restored or reset) cannot be resumed: the socket goes live from the latest and says '
+            '`{"type": "ready", "seq": <latest>, "reset": true}`; reload your state (e.g. GET /api/tasks). '
+            'Send `{"type": "ping"}` for a `pong`; the server also pings every 20 s. '
+            'Anything else the client sends gets `{"type": "error", "error": "bad_message", "message"}` and '
+            "the socket stays open. "
             "Close codes: 1001 the server is shutting down (reconnect), 4008 the client fell more than 1,000 "
             "updates behind (reconnect with since).",
             "headers": {"X-Request-ID": ref("RequestId", "headers")},

@@ -10,8 +10,9 @@ from db import calendar as queries
 from db.recurring import template_rule
 from db.serialize import iso
 from streams.app import app
+from streams.settings import get_settings
 
-from .. import ical
+from .. import ical, proxies
 from ..errors import ApiError
 from ..validation import fields as v
 from .base import ApiView
@@ -24,7 +25,9 @@ FEED_NAME = "taskstream"
 async def feed_response(view: ApiView, user_id: str) -> web.Response:
     async with view.autocommit() as session:
         tasks, templates = await queries.feed_rows(session, user_id)
-    body = ical.feed(tasks, [(t, template_rule(t)) for t in templates], now=view.clock(), name=FEED_NAME)
+        taken = await queries.taken_slots(session, [t.id for t in templates])
+    body = ical.feed(tasks, [(t, template_rule(t)) for t in templates], now=view.clock(), name=FEED_NAME,
+                     taken=taken)
     return web.Response(
         body=body,
         content_type=ical.CONTENT_TYPE,
@@ -71,9 +74,9 @@ class CalendarToken(ApiView):
         async with self.autocommit() as session:  # one statement
             token = await queries.rotate_token(session, self.user_id(request), now=now)
         path = f"/calendar/{token}.ics"
-        scheme = request.headers.get("X-Forwarded-Proto", request.scheme).split(",")[0].strip()
-        host = request.headers.get("X-Forwarded-Host", request.host).split(",")[0].strip()
-        return self.respond({"url": f"{scheme}://{host}{path}", "path": path, "created_at": iso(now)}, status=201)
+        origin = proxies.public_origin(request.remote, request.headers, get_settings().trusted_proxies,
+                                       scheme=request.scheme, host=request.host)
+        return self.respond({"url": f"{origin}{path}", "path": path, "created_at": iso(now)}, status=201)
 
     async def delete(self, request: web.Request) -> web.Response:
         async with self.autocommit() as session:

@@ -42,6 +42,32 @@ def socket_credentials(request: web.Request) -> tuple[str, bool]:
                        "parameter or the Sec-WebSocket-Protocol header ('bearer, <token>')")
 
 
+JSON_KINDS = {list: "an array", str: "a string", int: "a number", float: "a number", bool: "a boolean",
+              type(None): "null"}
+
+
+def bad_message(problem: str) -> dict:
+    """The error frame for a message the server does not understand; the socket stays open."""
+    return {"type": "error", "error": "bad_message", "message": f'{problem}; the one message a client sends is '
+                                                               '{"type": "ping"}, answered with a pong'}
+
+
+def reply(text: str, seq: int) -> dict:
+    """The answer to a client's text message: a pong to a ping, in any JSON spelling; an error frame otherwise."""
+    try:
+        message = json.loads(text)
+    except (ValueError, RecursionError):
+        return bad_message("the message is not JSON")
+    if not isinstance(message, dict):
+        return bad_message(f"expected a JSON object, got {JSON_KINDS.get(type(message), 'something else')}")
+    kind = message.get("type")
+    if kind == "ping":
+        return {"type": "pong", "seq": seq}
+    if kind is None:
+        return bad_message('the message has no "type"')
+    return bad_message(f"unknown message type {str(kind)[:40]!r}")
+
+
 @app.page("/ws")
 class Socket(ApiView):
     async def get(self, request: web.Request) -> web.StreamResponse:
@@ -56,14 +82,17 @@ class Socket(ApiView):
         gateway.add(subscriber)  # live updates queue up from here on, while the replay runs
         writer = None
         try:
-            subscriber.last_seq = await self._replay(socket, user_id, since)
-            await self._send(socket, {"type": "ready", "seq": subscriber.last_seq})
+            subscriber.last_seq, reset = await self._replay(socket, user_id, since)
+            ready = {"type": "ready", "seq": subscriber.last_seq}
+            await self._send(socket, {**ready, "reset": True} if reset else ready)
             writer = asyncio.ensure_future(self._forward(subscriber))
             async for message in socket:
                 if message.type == WSMsgType.TEXT:
                     metrics.WEBSOCKET_MESSAGES.labels("in").inc()
-                    if message.data.strip() == '{"type":"ping"}':
-                        await self._send(socket, {"type": "pong", "seq": subscriber.last_seq})
+                    await self._send(socket, reply(message.data, subscriber.last_seq))
+                elif message.type == WSMsgType.BINARY:
+                    metrics.WEBSOCKET_MESSAGES.labels("in").inc()
+                    await self._send(socket, bad_message("binary messages are not understood, send JSON text"))
                 elif message.type == WSMsgType.ERROR:
                     break
         finally:
@@ -74,11 +103,18 @@ class Socket(ApiView):
                 await socket.close()
         return socket
 
-    async def _replay(self, socket: web.WebSocketResponse, user_id: str, since: int | None) -> int:
-        """Send every change after `since` from the audit trail; return the last sequence number sent."""
+    async def _replay(self, socket: web.WebSocketResponse, user_id: str, since: int | None) -> tuple[int, bool]:
+        """Send every change after `since` from the audit trail; return the last sequence number sent, and
+        whether `since` was reset to the latest because the user's sequence never reached it."""
         async with self.autocommit() as session:
+            latest = await queries.latest_seq(session, user_id)
             if since is None:
-                return await queries.latest_seq(session, user_id)
+                return latest, False
+            if since > latest:
+                # The client's state is not from this history (restored or reset data, another user's
+                # cursor): waiting for `since` to be reached would keep the socket silent, so go live
+                # from the latest and let `reset` tell the client to reload its state.
+                return latest, True
             last = since
             while True:
                 rows = await queries.events_since(session, user_id, last, REPLAY_PAGE)
@@ -91,7 +127,7 @@ class Socket(ApiView):
                     ))
                     last = row.seq
                 if len(rows) < REPLAY_PAGE:
-                    return last
+                    return last, False
 
     async def _forward(self, subscriber: Subscriber) -> None:
         while True:

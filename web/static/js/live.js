@@ -18,7 +18,8 @@ export class LiveConnection {
    * @param {() => string} options.token the current bearer token
    * @param {(update: object) => void} options.onUpdate a task.* update, in sequence order
    * @param {(message: object) => void} [options.onMessage] any other message (e.g. notification.created)
-   * @param {(seq: number, first: boolean) => void} [options.onReady] the replay is done
+   * @param {(seq: number, first: boolean) => void} [options.onReady] the replay is done (first: the first
+   *   ready, or one after a reset, when what was loaded before may be stale)
    * @param {(state: "live"|"reconnecting"|"offline", detail: string) => void} [options.onState]
    * @param {() => Promise<boolean>} [options.stillAuthorized] false stops reconnecting (token rejected)
    */
@@ -97,8 +98,9 @@ export class LiveConnection {
       if (message.type === "ready") {
         ready = true;
         this.attempts = 0;
-        this.lastSeq = Math.max(this.lastSeq ?? 0, message.seq ?? 0);
-        const first = !this.readyOnce;
+        // reset: the server never reached our lastSeq (its data was restored): start over from its latest.
+        this.lastSeq = message.reset === true ? (message.seq ?? 0) : Math.max(this.lastSeq ?? 0, message.seq ?? 0);
+        const first = !this.readyOnce || message.reset === true;
         this.readyOnce = true;
         this.setState("live", "up to date");
         this.schedulePing();
