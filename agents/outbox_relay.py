@@ -15,6 +15,7 @@ from mode import Service
 from db import outbox as queries
 from db.outbox import PendingEvent
 from streams import metrics
+from streams.app import app
 from streams.producer import batching_producer
 
 log = logging.getLogger(__name__)
@@ -152,3 +153,6 @@ class OutboxRelay(Service):
             return
         if removed:
             log.info("purged %d published outbox rows older than %s", removed, PURGE_AFTER)
+
+
+app.provide("outbox", lambda app: OutboxRelay(app, loop=app.loop, beacon=app.beacon))

@@ -7,18 +7,19 @@ import logging
 import os
 import threading
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 import faust
+from mode import ServiceT
+
+from db.engine import Database
 
 from .config import LazyFaustConfig
+from .producer import batching_producer
+from .settings import get_settings
 
 if TYPE_CHECKING:
     from faust.web import Web
-
-    from agents.outbox_relay import OutboxRelay
-    from db.engine import Database
-    from web.gateway import Gateway
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +30,12 @@ WEB_DRAIN_SECONDS = 15.0
 #: ends the process anyway, inside Kubernetes' 60 s grace period: at-least-once delivery means
 #: uncommitted messages are simply processed again by the next owner of their partition.
 SHUTDOWN_DEADLINE_SECONDS = 45.0
+#: The services that modules built on the app provide (`app.provide`), with the module that does: the
+#: outbox relay and the WebSocket gateway. They start in this order once the topics are declared and the
+#: batching producer runs, and stop in the reverse order.
+PROVIDED_SERVICES = {"outbox": "agents.outbox_relay", "gateway": "web.startup"}
+
+ServiceFactory = Callable[["TaskstreamApp"], ServiceT]
 
 
 class TaskstreamApp(faust.App):
@@ -37,8 +44,8 @@ class TaskstreamApp(faust.App):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._database: Database | None = None
-        self._outbox: OutboxRelay | None = None
-        self._gateway: Gateway | None = None
+        self._factories: dict[str, ServiceFactory] = {}
+        self._provided: dict[str, ServiceT] = {}
         self._web_driver: Web | None = None
         self._database_closed = False
         self.group_joined = asyncio.Event()
@@ -55,10 +62,6 @@ class TaskstreamApp(faust.App):
         if self._database is None:
             if self._database_closed:
                 raise RuntimeError("the database handle is closed: the worker is shutting down")
-            from db.engine import Database
-
-            from .settings import get_settings
-
             settings = get_settings()
             self._database = Database(
                 settings.database_url, pool_size=settings.database_pool_size,
@@ -67,41 +70,50 @@ class TaskstreamApp(faust.App):
             )
         return self._database
 
+    def provide(self, name: str, factory: ServiceFactory) -> None:
+        """Say how to build the service `app.<name>` returns. The modules built on the app compose it, so
+        the app imports none of them. It is built on first use (a request may need it before the worker
+        has started) and started once the worker has (see on_started)."""
+        if name not in PROVIDED_SERVICES:
+            raise ValueError(f"app.{name} is not one of the provided services ({', '.join(PROVIDED_SERVICES)})")
+        self._factories[name] = factory
+
+    def provided(self, name: str) -> Any:
+        """The service registered as `name`, built now if nobody has used it yet."""
+        service = self._provided.get(name)
+        if service is None:
+            factory = self._factories.get(name)
+            if factory is None:
+                raise RuntimeError(f"nothing provides app.{name}: {PROVIDED_SERVICES[name]} does when it is "
+                                   "imported (a worker's autodiscovery imports it)")
+            service = self._provided[name] = factory(self)
+        return service
+
     @property
-    def outbox(self) -> OutboxRelay:
+    def outbox(self) -> Any:
         """Publishes committed events to the broker and re-publishes what is left behind."""
-        if self._outbox is None:
-            from agents.outbox_relay import OutboxRelay
-
-            self._outbox = OutboxRelay(self, loop=self.loop, beacon=self.beacon)
-        return self._outbox
+        return self.provided("outbox")
 
     @property
-    def gateway(self) -> Gateway:
+    def gateway(self) -> Any:
         """Routes task-updates to this worker's WebSocket clients."""
-        if self._gateway is None:
-            from web.gateway import Gateway
+        return self.provided("gateway")
 
-            self._gateway = Gateway(self, loop=self.loop, beacon=self.beacon)
-        return self._gateway
-
-    async def on_start(self) -> None:
-        await super().on_start()
-        from .topics import apply_topic_settings
-
-        apply_topic_settings(self)
+    def built(self, name: str) -> Any | None:
+        """The service registered as `name` if something has used it, else None (and nothing is built)."""
+        return self._provided.get(name)
 
     async def on_started(self) -> None:
+        # Table recovery, then the web server and the @app.service services, among them the topics'
+        # declaration (streams/topics.py): the relay and the gateway below need those topics.
         await super().on_started()
-        from .topics import declare_topics
-
-        await declare_topics()
-        from .producer import batching_producer
-
+        if self.should_stop:
+            return  # stopped while the tables recovered: start nothing more
         # Started before the relay, so it stops after it: the relay's last flush still has a producer.
         await batching_producer(self)
-        await self.add_runtime_dependency(self.outbox)
-        await self.add_runtime_dependency(self.gateway)
+        for name in PROVIDED_SERVICES:
+            if name in self._factories:
+                await self.add_runtime_dependency(self.provided(name))
 
     def on_webserver_init(self, web: Web) -> None:
         super().on_webserver_init(web)
@@ -111,19 +123,13 @@ class TaskstreamApp(faust.App):
         # aiohttp waits this long for running handlers when the server stops (its default is 60 s,
         # the whole grace period); AppRunner takes it only as a constructor argument, and Faust builds it.
         web._runner._shutdown_timeout = WEB_DRAIN_SECONDS
-        # Runs once the server has stopped listening, before it waits for running handlers: a
-        # WebSocket is a handler that never ends by itself.
-        web.web_app.on_shutdown.append(self._close_sockets)
-
-    async def _close_sockets(self, _web_app: Any = None) -> None:
-        if self._gateway is not None:
-            await self._gateway.close_sockets()
 
     async def on_stop(self) -> None:
         """Graceful shutdown, in the order that loses nothing: stop taking requests and let the
-        running ones finish (WebSockets closed with 1001 so clients reconnect elsewhere), then stop
-        the agents and commit their offsets (Faust), then the outbox relay publishes what the last
-        requests committed; the database is closed last (on_shutdown)."""
+        running ones finish (WebSockets closed with 1001 so clients reconnect elsewhere; web/startup.py
+        hooks that on the server's shutdown), then stop the agents and commit their offsets (Faust), then
+        the outbox relay publishes what the last requests committed; the database is closed last
+        (on_shutdown)."""
         if self.in_worker:
             self._arm_shutdown_deadline()
         if self._web_driver is not None:

@@ -31,8 +31,6 @@ def _broker_credentials(settings: Settings) -> faust.types.auth.CredentialsT | N
 
 
 def faust_options(settings: Settings) -> dict[str, Any]:
-    from web.middleware import middlewares
-
     options: dict[str, Any] = {
         "broker": settings.kafka_broker_url,
         "broker_credentials": _broker_credentials(settings),
@@ -46,7 +44,8 @@ def faust_options(settings: Settings) -> dict[str, Any]:
         "web_enabled": True,
         "web_bind": settings.web_bind,
         "web_port": settings.web_port,
-        "web_application_options": {"client_max_size": MAX_BODY_BYTES, "middlewares": middlewares()},
+        # The middleware chain is installed by web/startup.py.
+        "web_application_options": {"client_max_size": MAX_BODY_BYTES},
         "consumer_auto_offset_reset": "earliest",
         "logging_config": logging_config(settings.log_level, settings.log_format),
     }

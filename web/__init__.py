@@ -1,1 +1,1 @@
-"""Web views (REST, WebSocket), auth, validation, error mapping and the OpenAPI document."""
+"""Web views (REST, WebSocket), the server's start-up, auth, validation, error mapping and the OpenAPI document."""

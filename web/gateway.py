@@ -13,6 +13,8 @@ from mode import Service
 from streams import metrics
 from streams.embedded_fetch import EMBEDDED_FETCH_MAX_WAIT_MS
 from streams.events import decode_update
+from streams.kafka import client_options
+from streams.settings import get_settings
 
 log = logging.getLogger(__name__)
 
@@ -46,12 +48,12 @@ class Subscriber:
 
 
 class Gateway(Service):
-    """Consumes every partition of task-updates (no consumer group: each worker needs everything)
-    and routes by user to the sockets this worker holds."""
+    """Consumes every partition of its topic (the app's task-updates) without a consumer group, since
+    each worker needs everything, and routes by user to the sockets this worker holds."""
 
-    def __init__(self, app: Any, **kwargs: Any) -> None:
+    def __init__(self, topic: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.app = app
+        self.topic = topic
         self.subscribers: dict[str, set[Subscriber]] = defaultdict(set)
         self._consumer = None
         self._ready = asyncio.Event()
@@ -75,21 +77,18 @@ class Gateway(Service):
     async def on_start(self) -> None:
         from aiokafka import AIOKafkaConsumer, TopicPartition
 
-        from streams.kafka import client_options
-        from streams.settings import get_settings
-        from streams.topics import TASK_UPDATES
-
         settings = get_settings()
         # The embedded broker holds an idle fetch for the whole long-poll even when messages arrive
         # (see streams/embedded_fetch.py): keep the wait short there, or every push waits for it.
         wait = {"fetch_max_wait_ms": EMBEDDED_FETCH_MAX_WAIT_MS} if settings.embedded_broker else {}
         consumer = AIOKafkaConsumer(**client_options(settings), group_id=None, enable_auto_commit=False, **wait)
         await consumer.start()
-        partitions = consumer.partitions_for_topic(TASK_UPDATES) if TASK_UPDATES in await consumer.topics() else None
+        topic = self.topic
+        partitions = consumer.partitions_for_topic(topic) if topic in await consumer.topics() else None
         if not partitions:
             await consumer.stop()
-            raise RuntimeError(f"topic {TASK_UPDATES} does not exist; create the topics (taskstream dev does)")
-        assigned = [TopicPartition(TASK_UPDATES, p) for p in sorted(partitions)]
+            raise RuntimeError(f"topic {topic} does not exist; create the topics (taskstream dev does)")
+        assigned = [TopicPartition(topic, p) for p in sorted(partitions)]
         consumer.assign(assigned)
         # Sockets resume from the audit trail, so the gateway only needs what arrives from now on.
         await consumer.seek_to_end(*assigned)
@@ -125,7 +124,7 @@ class Gateway(Service):
             try:
                 batches = await self._consumer.getmany(timeout_ms=500)
             except Exception as exc:
-                log.warning("reading task-updates failed: %s", exc)
+                log.warning("reading %s failed: %s", self.topic, exc)
                 await self.sleep(1.0)
                 continue
             for messages in batches.values():
@@ -138,8 +137,8 @@ class Gateway(Service):
                     try:
                         update = decode_update(message.value)
                     except ValueError as exc:
-                        log.error("undecodable update on task-updates partition %s offset %s: %s",
-                                  message.partition, message.offset, exc,
+                        log.error("undecodable update on %s partition %s offset %s: %s",
+                                  message.topic, message.partition, message.offset, exc,
                                   extra={"topic": message.topic, "partition": message.partition,
                                          "offset": message.offset})
                         continue

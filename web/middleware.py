@@ -178,13 +178,16 @@ def limit_users(limiter: ratelimit.RateLimiter) -> Middleware:
     return middleware
 
 
-def middlewares(settings: Settings | None = None, *, clock: ratelimit.Clock | None = None) -> list[Middleware]:
-    """The chain, outermost first; `clock` replaces the rate limiter's (tests)."""
+def middlewares(settings: Settings | None = None, *, clock: ratelimit.Clock | None = None,
+                database: Callable[[], object] | None = None) -> list[Middleware]:
+    """The chain, outermost first; `clock` replaces the rate limiter's (tests); `database` returns the
+    database handle, for RATE_LIMIT_STORE=postgres (web/startup.py passes the app's)."""
     settings = settings or get_settings()
     cors = Cors(settings.cors_origins)
     limiter = None
     if settings.rate_limits is not None:
-        store = ratelimit.make_store(settings.rate_limit_store, settings.rate_limits, clock=clock or time.monotonic)
+        store = ratelimit.make_store(settings.rate_limit_store, settings.rate_limits, database,
+                                     clock=clock or time.monotonic)
         limiter = ratelimit.RateLimiter(settings.rate_limits, store)
     chain = [observe, harden(cors), errors_and_request_id, admit(limiter, cors, settings), authenticate]
     return chain + [limit_users(limiter)] if limiter is not None else chain

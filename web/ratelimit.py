@@ -208,13 +208,11 @@ class RateLimiter:
 
 def make_store(kind: str, limits: RateLimits, database: Callable[[], object] | None = None,
                clock: Clock = time.monotonic) -> Store:
+    """The store RATE_LIMIT_STORE names; `database` returns the database handle (the postgres store asks
+    for it on every use, so the handle may be created after the store)."""
     if kind == "postgres":
         if database is None:
-            def database() -> object:
-                from streams.app import app
-
-                return app.database
+            raise ValueError("the postgres rate-limit store needs a database accessor")
         idle = max(limit.burst / limit.rate for limit in (limits.writes, limits.reads, limits.address))
         return PostgresStore(database, idle_seconds=idle, clock=clock)
     return MemoryStore(clock=clock)
-
