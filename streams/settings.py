@@ -56,6 +56,8 @@ RATE_LIMIT_STORES = ("memory", "postgres")
 #: RATE_LIMIT units: requests per second, minute or hour.
 RATE_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0}
 RATE_LIMIT_EXAMPLE = "writes=10/s:100,reads=50/s:300,address=60/s:400"
+#: Where `taskstream dev` keeps its data and dev.json, and where the other commands look for them.
+DEFAULT_DATA_DIR = ".taskstream"
 
 
 class ConfigError(ValueError):
@@ -311,6 +313,14 @@ def _jwks_url(env: Mapping[str, str]) -> str | None:
     return value
 
 
+def dev_data_dir(env: Mapping[str, str], given: str | None = None) -> str:
+    """The dev data folder: a command's --data-dir, else DATA_DIR, else .taskstream (in the current folder).
+
+    `taskstream dev` and the commands that find it (token, topics, seed, migrate, mcp) all ask here, so
+    one DATA_DIR (or the same --data-dir) points them at the same folder."""
+    return (given or "").strip() or env.get("DATA_DIR", "").strip() or DEFAULT_DATA_DIR
+
+
 def from_env(env: Mapping[str, str] | None = None) -> Settings:
     """Build settings from the environment (or a given mapping, for tests)."""
     env = os.environ if env is None else env
@@ -344,7 +354,7 @@ def from_env(env: Mapping[str, str] | None = None) -> Settings:
         topic_partitions=_int(env, "TOPIC_PARTITIONS", 4, minimum=1, maximum=1000),
         topic_replication_factor=_int(env, "TOPIC_REPLICATION_FACTOR", 1, minimum=1, maximum=10),
         topic_retention_hours=_int(env, "TOPIC_RETENTION_HOURS", 168, minimum=1),
-        data_dir=env.get("DATA_DIR", "").strip() or ".taskstream",
+        data_dir=dev_data_dir(env),
         smtp_url=_smtp_url(env),
         rate_limits=_rate_limits(env),
         rate_limit_store=_choice(env, "RATE_LIMIT_STORE", "memory", RATE_LIMIT_STORES),

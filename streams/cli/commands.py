@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, NoReturn
@@ -13,7 +14,7 @@ import click
 from faust.cli import AppCommand, argument, option
 
 from streams.app import app
-from streams.settings import ConfigError, from_env
+from streams.settings import ConfigError, Settings, dev_data_dir, from_env
 
 
 class Command(AppCommand):
@@ -44,39 +45,76 @@ def command(*options: Any) -> Callable:
     return app.command(*options, base=Command)
 
 
-def _settings_with_dev_fallback():
-    """Settings from the environment; URLs not set there come from a running `taskstream dev`."""
+def data_dir_option() -> Any:
+    return option("--data-dir", default=None,
+                  help="The data folder of the `taskstream dev` to use (default: DATA_DIR, else .taskstream).")
+
+
+@dataclass(frozen=True)
+class Target:
+    """The settings a command connects with, and where its URLs came from (for error messages)."""
+
+    settings: Settings
+    data_dir: str
+    #: dev.json's details when a `taskstream dev` ran in data_dir (it may have stopped since).
+    dev: dict[str, str]
+    #: The URLs the environment set itself, so neither came from dev.json nor from a default.
+    configured: frozenset[str]
+
+    def origin(self, key: str) -> str:
+        """Why this command uses the URL it uses for KEY, as a clause of an error message."""
+        if key in self.configured:
+            return f"from {key}"
+        if key in self.dev_keys:
+            return f"from the `taskstream dev` in {self.data_dir}; is it still running?"
+        return (f"the default: {key} is not set and no `taskstream dev` has run in {self.data_dir}; start one, "
+                f"pass --data-dir DIR of the running one, or set {key}")
+
+    @property
+    def dev_keys(self) -> set[str]:
+        return {key for key, field in (("DATABASE_URL", "database_url"), ("KAFKA_BROKER_URL", "broker_url"))
+                if self.dev.get(field)}
+
+
+def _target(data_dir: str | None = None) -> Target:
+    """Settings from the environment; URLs not set there come from the `taskstream dev` in the data folder."""
     from .dev import read_dev_file
 
     env = dict(os.environ)
-    dev = read_dev_file(env.get("DATA_DIR") or ".taskstream")
-    if not env.get("DATABASE_URL") and dev.get("database_url"):
+    env["DATA_DIR"] = dev_data_dir(env, data_dir)
+    dev = read_dev_file(env["DATA_DIR"])
+    configured = frozenset(key for key in ("DATABASE_URL", "KAFKA_BROKER_URL") if env.get(key, "").strip())
+    if "DATABASE_URL" not in configured and dev.get("database_url"):
         env["DATABASE_URL"] = dev["database_url"]
-    if not env.get("KAFKA_BROKER_URL") and dev.get("broker_url"):
+    if "KAFKA_BROKER_URL" not in configured and dev.get("broker_url"):
         env["KAFKA_BROKER_URL"] = dev["broker_url"]
     try:
-        return from_env(env)
+        settings = from_env(env)
     except ConfigError as exc:
         raise click.UsageError(str(exc)) from None
+    return Target(settings, env["DATA_DIR"], dev, configured)
 
 
-@command(option("--data-dir", default=".taskstream", show_default=True, help="Where embedded data is kept."))
-async def dev(self, data_dir: str) -> None:
+@command(option("--data-dir", default=None,
+                help="Where embedded data is kept (default: DATA_DIR, else .taskstream)."))
+async def dev(self, data_dir: str | None) -> None:
     """Run the whole system locally (embedded PostgreSQL and broker unless DATABASE_URL/KAFKA_BROKER_URL are set)."""
     from .dev import run
 
-    code = await run(Path(data_dir))
+    code = await run(Path(dev_data_dir(os.environ, data_dir)))
     if code:
         raise SystemExit(code)
 
 
-@command(option("--down", "down", default=None, help="Downgrade to this revision instead (e.g. base)."))
-async def migrate(self, down: str | None) -> None:
+@command(option("--down", "down", default=None, help="Downgrade to this revision instead (e.g. base)."),
+         data_dir_option())
+async def migrate(self, down: str | None, data_dir: str | None) -> None:
     """Upgrade the database schema to the latest revision (or downgrade with --down REV)."""
     from db import migrate as migrations
     from db.engine import redact_url
 
-    settings = _settings_with_dev_fallback()
+    found = _target(data_dir)
+    settings = found.settings
     target = redact_url(settings.database_url)
     try:
         if down:
@@ -86,14 +124,16 @@ async def migrate(self, down: str | None) -> None:
             await asyncio.to_thread(migrations.upgrade, settings.database_url)
             self.say(f"database {target} is at the latest revision")
     except OSError as exc:
-        raise click.ClickException(f"cannot reach the database at {target}: {exc}; check DATABASE_URL") from None
+        raise click.ClickException(
+            f"cannot reach the database at {target} ({found.origin('DATABASE_URL')}): {exc}") from None
 
 
 @command(
     argument("user_id"),
     option("--ttl", type=int, default=24 * 3600, show_default=True, help="Seconds until the token expires."),
+    data_dir_option(),
 )
-async def token(self, user_id: str, ttl: int) -> None:
+async def token(self, user_id: str, ttl: int, data_dir: str | None) -> None:
     """Print a signed JWT for USER_ID (on the last line)."""
     from web.auth import MissingSecret, issue_token
 
@@ -102,9 +142,9 @@ async def token(self, user_id: str, ttl: int) -> None:
     if not user_id.strip() or len(user_id) > 255:
         raise click.BadParameter("must be 1-255 characters", param_hint="USER_ID")
     try:
-        print(issue_token(user_id, ttl=ttl, settings=_settings_with_dev_fallback()))
+        print(issue_token(user_id, ttl=ttl, settings=_target(data_dir).settings))
     except MissingSecret as exc:
-        raise click.ClickException(str(exc)) from None
+        raise click.ClickException(f"{exc} (or pass --data-dir)") from None
 
 
 @command(
@@ -113,25 +153,53 @@ async def token(self, user_id: str, ttl: int) -> None:
     option("--from-beginning", is_flag=True, help="Read from the first retained message."),
     option("--user", "user", default=None, help="Only messages keyed by this user id."),
     option("--follow", is_flag=True, help="Keep printing new messages until interrupted."),
+    data_dir_option(),
 )
-async def topics(self, action: str, topic: str | None, from_beginning: bool, user: str | None, follow: bool) -> None:
+async def topics(self, action: str, topic: str | None, from_beginning: bool, user: str | None, follow: bool,
+                 data_dir: str | None) -> None:
     """List topics, or print a topic's messages as decoded JSON lines (with partition and offset)."""
-    settings = _settings_with_dev_fallback()
-    if action == "list":
-        await _list_topics(settings)
-        return
-    if not topic:
+    found = _target(data_dir)
+    if action == "tail" and not topic:
         raise click.UsageError("tail needs a topic name, e.g. `taskstream topics tail task-events`")
-    await _tail(settings, topic, from_beginning=from_beginning, user=user, follow=follow)
+    _require_broker(found)
+    if action == "list":
+        await _list_topics(found)
+        return
+    await _tail(found, topic, from_beginning=from_beginning, user=user, follow=follow)
 
 
-async def _list_topics(settings) -> None:
+def _require_broker(found: Target) -> None:
+    """One clear line instead of the client's retries and traceback when no broker listens at the URL."""
+    from streams.kafka import bootstrap_servers
+
+    from .embedded import port_open
+
+    url = found.settings.kafka_broker_url
+    for server in bootstrap_servers(url):
+        host, _, port = server.rpartition(":")
+        if host and port.isdigit() and port_open(int(port), host.strip("[]"), timeout=2.0):
+            return
+    raise click.ClickException(f"cannot reach the broker at {url} ({found.origin('KAFKA_BROKER_URL')})")
+
+
+async def _start(consumer, found: Target) -> None:
+    from aiokafka.errors import KafkaConnectionError
+
+    try:
+        await consumer.start()
+    except KafkaConnectionError as exc:
+        url = found.settings.kafka_broker_url
+        raise click.ClickException(
+            f"cannot reach the broker at {url} ({found.origin('KAFKA_BROKER_URL')}): {exc}") from None
+
+
+async def _list_topics(found: Target) -> None:
     from aiokafka import AIOKafkaConsumer
 
     from streams.kafka import client_options
 
-    consumer = AIOKafkaConsumer(**client_options(settings), enable_auto_commit=False)
-    await consumer.start()
+    consumer = AIOKafkaConsumer(**client_options(found.settings), enable_auto_commit=False)
+    await _start(consumer, found)
     try:
         names = sorted(await consumer.topics())
         for name in names:
@@ -150,14 +218,14 @@ def _decode(raw: bytes | None):
         return raw.decode("utf-8", errors="replace")
 
 
-async def _tail(settings, topic: str, *, from_beginning: bool, user: str | None, follow: bool) -> None:
+async def _tail(found: Target, topic: str, *, from_beginning: bool, user: str | None, follow: bool) -> None:
     from aiokafka import AIOKafkaConsumer, TopicPartition
 
     from streams.kafka import client_options
 
     # No group: a tail never moves anybody's committed offsets.
-    consumer = AIOKafkaConsumer(**client_options(settings), enable_auto_commit=False, group_id=None)
-    await consumer.start()
+    consumer = AIOKafkaConsumer(**client_options(found.settings), enable_auto_commit=False, group_id=None)
+    await _start(consumer, found)
     try:
         # Check the full topic list first: asking for one topic's metadata may auto-create it.
         partitions = consumer.partitions_for_topic(topic) if topic in await consumer.topics() else None
@@ -204,9 +272,10 @@ async def _tail(settings, topic: str, *, from_beginning: bool, user: str | None,
     option("--database-url", default=None,
            help="Default: DATABASE_URL, or the database of a running `taskstream dev`."),
     option("--replace", is_flag=True, help="Delete the tasks of every seed-* user first."),
+    data_dir_option(),
 )
 async def seed(self, users: int, tasks: int, heavy_user: int, seed_value: int, database_url: str | None,
-               replace: bool) -> None:
+               replace: bool, data_dir: str | None) -> None:
     """Bulk-load reproducible test tasks (users seed-heavy, seed-user-NNNN) for benchmarks.
 
     The rows are written with COPY straight into the tasks table: they BYPASS the audit trail and the
@@ -219,7 +288,8 @@ async def seed(self, users: int, tasks: int, heavy_user: int, seed_value: int, d
     from . import seed as seeding
 
     try:
-        url = normalize_database_url(database_url) if database_url else _settings_with_dev_fallback().database_url
+        found = None if database_url else _target(data_dir)
+        url = normalize_database_url(database_url) if found is None else found.settings.database_url
         plan = seeding.SeedPlan(now=datetime.now(timezone.utc), users=users, tasks=tasks, heavy_user=heavy_user,
                                 seed=seed_value)
     except (ConfigError, seeding.SeedError) as exc:
@@ -230,7 +300,8 @@ async def seed(self, users: int, tasks: int, heavy_user: int, seed_value: int, d
     except seeding.SeedError as exc:
         raise click.ClickException(str(exc)) from None
     except OSError as exc:
-        raise click.ClickException(f"cannot reach the database at {target}: {exc}; check DATABASE_URL") from None
+        origin = "from --database-url" if found is None else found.origin("DATABASE_URL")
+        raise click.ClickException(f"cannot reach the database at {target} ({origin}): {exc}") from None
     replaced = f" (replaced {report.deleted:,} seed tasks)" if replace else ""
     self.say(
         f"seeded {report.rows:,} tasks for {report.users:,} users into {target}{replaced} in "
@@ -280,18 +351,20 @@ class DirectCommand(Command):
            help="stdio for a local assistant; streamable-http to serve MCP over HTTP on --host/--port."),
     option("--host", default="127.0.0.1", show_default=True, help="Address for --transport streamable-http."),
     option("--port", type=int, default=8765, show_default=True, help="Port for --transport streamable-http."),
+    data_dir_option(),
     base=DirectCommand,
 )
-async def mcp(self, transport: str, host: str, port: int) -> None:
+async def mcp(self, transport: str, host: str, port: int, data_dir: str | None) -> None:
     """Serve the task tools to AI assistants (MCP) as the user of TASKSTREAM_TOKEN, against TASKSTREAM_URL.
 
-    TASKSTREAM_URL defaults to the web_url of a running `taskstream dev`, else http://127.0.0.1:6066;
-    TASKSTREAM_TIMEZONE (IANA, default UTC) is how natural dates such as "tomorrow 5pm" are read.
+    TASKSTREAM_URL defaults to the web_url of the `taskstream dev` in --data-dir (or DATA_DIR, else
+    .taskstream), else http://127.0.0.1:6066; TASKSTREAM_TIMEZONE (IANA, default UTC) is how natural
+    dates such as "tomorrow 5pm" are read.
     """
     from .mcp.server import McpConfig, serve
 
     try:
-        config = McpConfig.from_env(os.environ)
+        config = McpConfig.from_env({**os.environ, "DATA_DIR": dev_data_dir(os.environ, data_dir)})
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
     if not 1 <= port <= 65535:

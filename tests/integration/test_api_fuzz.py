@@ -36,9 +36,10 @@ HERE = Path(__file__).resolve().parent
 
 #: Every response goes through these. use_after_free and ensure_resource_availability are stateful:
 #: a deleted thing stays gone, a created one is readable; ignored_auth: no /api route answers
-#: without a valid token.
+#: without a valid token; negative_data_rejection: input the document forbids never gets a 2xx.
 CHECKS = (
     "not_a_server_error",
+    "negative_data_rejection",
     "status_code_conformance",
     "content_type_conformance",
     "response_schema_conformance",

@@ -20,9 +20,9 @@ pytestmark = pytest.mark.integration
 TASKSTREAM = [sys.executable, "-c", "from streams.app import main; main()"]
 
 
-def run(*args: str, env: dict[str, str], timeout: float = 60) -> subprocess.CompletedProcess:
+def run(*args: str, env: dict[str, str], timeout: float = 60, cwd=None) -> subprocess.CompletedProcess:
     return subprocess.run([*TASKSTREAM, *args], env=env, capture_output=True, text=True, timeout=timeout,
-                          stdin=subprocess.DEVNULL)
+                          stdin=subprocess.DEVNULL, cwd=cwd)
 
 
 def clean_env(**extra: str) -> dict[str, str]:
@@ -92,6 +92,96 @@ def test_dev_starts_everything_serves_the_api_and_stops_cleanly_keeping_data(tmp
     finally:
         dev.send_signal(signal.SIGTERM)
         dev.wait(60)
+
+
+def start_dev(data_dir, env: dict[str, str], log_path, cwd) -> subprocess.Popen:
+    """`taskstream dev --data-dir data_dir`, returned once its dev.json says it is ready."""
+    log = open(log_path, "w")
+    dev = subprocess.Popen([*TASKSTREAM, "dev", "--data-dir", str(data_dir)], env=env, stdout=log,
+                           stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=cwd)
+    log.close()
+    deadline = time.monotonic() + 90
+    while not (data_dir / "dev.json").exists():
+        if dev.poll() is not None or time.monotonic() > deadline:
+            stop_dev(dev)
+            pytest.fail(f"taskstream dev did not become ready:\n{log_path.read_text()[-3000:]}")
+        time.sleep(0.1)
+    return dev
+
+
+def stop_dev(dev: subprocess.Popen) -> None:
+    dev.send_signal(signal.SIGTERM)
+    try:
+        dev.wait(60)
+    except subprocess.TimeoutExpired:
+        dev.kill()
+        dev.wait(10)
+
+
+def only_line(result: subprocess.CompletedProcess) -> str:
+    lines = [line for line in (result.stdout + result.stderr).splitlines() if line.strip()]
+    assert len(lines) == 1, "one line, not the client's retries and a traceback:\n" + "\n".join(lines[:80])
+    return lines[0]
+
+
+@pytest.mark.timeout(600)  # a dev stack and five commands, each a fresh Python process
+async def test_token_topics_seed_and_mcp_find_the_dev_stack_of_their_data_dir(tmp_path):
+    # An earlier `taskstream dev` left ./.taskstream behind with a secret of its own: a command that
+    # reads it instead of --data-dir signs tokens the running stack refuses with 401.
+    cwd = tmp_path / "project"
+    (cwd / ".taskstream").mkdir(parents=True)
+    (cwd / ".taskstream" / "jwt-secret").write_text("an-old-secret-that-the-running-stack-never-saw")
+    data_dir = tmp_path / "elsewhere"
+    port = free_port()
+    dev = start_dev(data_dir, clean_env(WEB_PORT=str(port)), tmp_path / "dev.log", cwd)
+    try:
+        url = json.loads((data_dir / "dev.json").read_text())["web_url"]
+        issued = run("token", "demo", "--data-dir", str(data_dir), env=clean_env(), cwd=cwd)
+        assert issued.returncode == 0, issued.stderr
+        token = issued.stdout.strip().splitlines()[-1]
+        status, _ = http_json("POST", f"{url}/api/tasks", token, {"title": "via --data-dir"})
+        assert status == 201
+
+        listing = run("topics", "list", "--data-dir", str(data_dir), env=clean_env(), cwd=cwd)
+        assert listing.returncode == 0, listing.stderr[-3000:]
+        assert "task-events" in {json.loads(line)["topic"] for line in listing.stdout.splitlines()}
+
+        seeded = run("seed", "--users", "2", "--tasks", "3", "--heavy-user", "1", "--data-dir", str(data_dir),
+                     env=clean_env(), cwd=cwd)
+        assert seeded.returncode == 0, seeded.stderr[-3000:]
+        assert "seeded 3 tasks" in seeded.stdout + seeded.stderr
+
+        from mcp import ClientSession, StdioServerParameters, stdio_client
+
+        command = [*TASKSTREAM, "mcp", "--data-dir", str(data_dir)]
+        params = StdioServerParameters(command=command[0], args=command[1:], cwd=str(cwd),
+                                       env=clean_env(TASKSTREAM_TOKEN=token))
+        with open(tmp_path / "mcp.log", "w") as errlog:
+            async with stdio_client(params, errlog=errlog) as (read, write), ClientSession(read, write) as session:
+                await session.initialize()
+                result = await session.call_tool("list_tasks", {})
+        assert not result.is_error, result.content
+        assert [t["title"] for t in result.structured_content["tasks"]] == ["via --data-dir"]
+    finally:
+        stop_dev(dev)
+
+    # The stack is gone, its dev.json stays: one line naming the broker it tried and why, not a traceback.
+    stopped = run("topics", "list", "--data-dir", str(data_dir), env=clean_env(), cwd=cwd)
+    assert stopped.returncode != 0
+    assert "cannot reach the broker" in only_line(stopped) and str(data_dir) in only_line(stopped)
+
+
+def test_topics_without_a_running_stack_or_a_broker_url_says_so_in_one_line(tmp_path):
+    nobody = f"kafka://127.0.0.1:{free_port()}"
+    result = run("topics", "list", env=clean_env(KAFKA_BROKER_URL=nobody), cwd=tmp_path)
+    assert result.returncode != 0
+    assert "cannot reach the broker" in only_line(result) and "KAFKA_BROKER_URL" in only_line(result)
+
+    result = run("topics", "tail", "task-events", "--data-dir", str(tmp_path / "nothing-here"), env=clean_env(),
+                 cwd=tmp_path)
+    assert result.returncode != 0
+    line = only_line(result)
+    assert "cannot reach the broker" in line and "no `taskstream dev` has run in" in line and "--data-dir" in line
 
 
 def test_token_prints_a_verifiable_jwt_on_the_last_line():

@@ -82,6 +82,13 @@ def tags(value: Any, *, existing: Iterable[str] = ()) -> list[str]:
     return result
 
 
+def request_tags(value: Any) -> list[str]:
+    """A request's tags: at most 10 as sent (the document's maxItems), then cleaned as tags() does."""
+    if isinstance(value, list) and len(value) > TAGS_MAX:
+        raise ValidationError("tags", f"send at most {TAGS_MAX} tags, got {len(value)}")
+    return tags(value)
+
+
 #: The instants the service takes. PostgreSQL keeps more, but asyncpg stores Python's datetime.min and
 #: datetime.max as -infinity and infinity, and arithmetic near year 1 or 9999 (a reminder a year before a due
 #: date) overflows: found by fuzzing as 500s.
@@ -124,7 +131,7 @@ FIELD_VALIDATORS = {
     "description": description,
     "due_date": due_date,
     "priority": priority,
-    "tags": tags,
+    "tags": request_tags,
     "completed": lambda v: boolean(v, "completed"),
 }
 

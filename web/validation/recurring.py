@@ -45,7 +45,7 @@ _TEMPLATE_VALIDATORS = {
     "title": v.title,
     "description": v.description,
     "priority": v.priority,
-    "tags": v.tags,
+    "tags": v.request_tags,
     "reminders": reminder_offsets,
 }
 

@@ -28,8 +28,11 @@ def view_query(body: Any) -> tuple[str, dict[str, str]]:
     params = body.get("params", {})
     if not isinstance(params, dict):
         raise ValidationError("params", "must be an object of GET /api/tasks parameters")
+    shorthand = {k: body[k] for k in SHORTHAND if k in body}
+    from_params: dict[str, str] = {}
     query: dict[str, str] = {}
-    for key, value in {**params, **{k: body[k] for k in SHORTHAND if k in body}}.items():
+    for source, (key, value) in [*(("params", item) for item in params.items()),
+                                 *(("body", item) for item in shorthand.items())]:
         if key not in VIEW_PARAMS:
             raise ValidationError(f"params.{key}" if key in params else key,
                                   f"is not a parameter a view can store; allowed: {', '.join(VIEW_PARAMS)}")
@@ -40,8 +43,13 @@ def view_query(body: Any) -> tuple[str, dict[str, str]]:
         elif not isinstance(value, (str, int)):
             raise ValidationError(key, "must be a string, number, boolean or list")
         query[key] = str(value)
+        if source == "params":
+            from_params[key] = str(value)
     if not query:
         raise ValidationError("filter", "a view needs at least a filter, a sort or another parameter")
+    if from_params.keys() & shorthand.keys():
+        # The top-level form wins, but what it replaces must be valid too, as the document says.
+        parse_list(from_params)
     parse_list(query)  # the same validation as GET /api/tasks, so a saved view always works
     return name.strip(), query
 

@@ -128,7 +128,7 @@ class TaskTags(ApiView):
         v.reject_unknown(body, ("tags",))
         if "tags" not in body:
             raise v.ValidationError("tags", "is required")
-        v.tags(body["tags"])  # validate the request itself before touching the task
+        v.request_tags(body["tags"])  # validate the request itself before touching the task
         return await change_task(
             self, request, task_id, lambda task: {"tags": v.tags(body["tags"], existing=task.tags)}
         )

@@ -93,13 +93,15 @@ class McpConfig:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> McpConfig:
+        from streams.settings import dev_data_dir
+
         from ..dev import read_dev_file
 
         token = (env.get("TASKSTREAM_TOKEN") or "").strip()
         if not token:
             raise ValueError("TASKSTREAM_TOKEN is not set; create one with `taskstream token USER_ID` "
                              "and export TASKSTREAM_TOKEN=<the token>")
-        url = env.get("TASKSTREAM_URL") or read_dev_file(env.get("DATA_DIR") or ".taskstream").get("web_url") \
+        url = env.get("TASKSTREAM_URL") or read_dev_file(dev_data_dir(env)).get("web_url") \
             or DEFAULT_URL
         zone_name = env.get("TASKSTREAM_TIMEZONE") or "UTC"
         try:
@@ -134,7 +136,7 @@ class RestClient:
                 return data
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise ToolError(f"cannot reach the taskstream API at {self.base_url} ({exc}); is a worker running? "
-                            "Check TASKSTREAM_URL") from None
+                            "Check TASKSTREAM_URL, or the --data-dir of the running `taskstream dev`") from None
 
     async def close(self) -> None:
         if self._session is not None:

@@ -37,9 +37,15 @@ def test_urls_naming_this_machine_or_a_private_address_are_refused_with_the_way_
         check_host(url)
 
 
-def test_urls_with_public_addresses_or_names_are_accepted_at_creation():
-    check_host("https://hooks.example.com/taskstream")  # names are checked when they resolve
-    check_host("https://93.184.215.14/hook")
+@pytest.mark.parametrize("url", [
+    "https://hooks.example.com/taskstream",  # names are checked when they resolve, at each delivery
+    "https://93.184.215.14/hook", "https://[2606:2800:21f:cb07:6820:80da:af6b:8b2c]:8443/hook",
+])
+def test_urls_with_public_addresses_or_names_are_accepted_at_creation(url):
+    from web.views.webhooks import webhook_body
+
+    assert check_host(url) is None
+    assert webhook_body({"url": url, "events": ["task.*"]})[0] == url, "created with the URL as given"
 
 
 def test_a_name_that_resolves_only_to_private_addresses_is_refused_at_delivery():
