@@ -1,1 +1,1 @@
-"""Persistence: SQLAlchemy models, query functions and Alembic migrations."""
+"""Persistence: SQLAlchemy models, query functions, the outbox, the filter language's SQL compiler, errors, migrations."""

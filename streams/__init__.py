@@ -1,1 +1,1 @@
-"""The Faust app, its settings, topics, event records and schemas, and the command line."""
+"""The Faust app (a leaf), its settings, topics, the wire contract and its schemas; `rules/` and `cli/` below it."""

@@ -1,1 +1,2 @@
-"""Pure domain rules (recurrence maths, the filter language): no Faust, no database access, no I/O."""
+"""Pure domain rules (recurrence and reminder maths, the filter language's parser, webhook and email rules): no
+Faust, no SQL, no I/O."""
