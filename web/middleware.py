@@ -103,7 +103,8 @@ async def errors_and_request_id(request: web.Request, handler: Handler) -> web.S
     except Exception as exc:
         failure = _database_failure(exc)
         if failure is not None:
-            log.warning("database unavailable during %s %s: %s (%s)", request.method, request.path,
+            # The route's template, never the raw path: a path can carry a secret (the calendar feed's).
+            log.warning("database unavailable during %s %s: %s (%s)", request.method, route_template(request),
                         failure.reason, type(exc).__name__)
             response = ApiError(
                 503, "database_unavailable", failure.message, {"reason": failure.reason},
