@@ -206,3 +206,10 @@ def bearer_token(header: str | None) -> str:
     if scheme.lower() != "bearer" or not token.strip():
         raise unauthorized("the Authorization header must be 'Bearer <token>'")
     return token.strip()
+
+
+def refused_after(token: str) -> float:
+    """When (epoch seconds) verify_token starts refusing a token it has accepted: its `exp` plus the leeway.
+    Only for a token verify_token accepted, so the claim is trusted."""
+    claims = jwt.decode(token, options={"verify_signature": False})
+    return float(claims["exp"]) + LEEWAY_SECONDS

@@ -112,3 +112,29 @@ async def test_since_on_a_user_with_no_changes_yet_is_a_reset_to_zero(api, http)
         assert await receive(socket) == {"type": "ready", "seq": 0, "reset": True}
     finally:
         await socket.close()
+
+
+async def test_a_socket_is_closed_with_4401_when_its_token_expires(worker, http, make_token):
+    url = worker.url.replace("http://", "ws://") + "/ws"
+    socket = await http.ws_connect(url, params={"token": make_token("expiring-user", ttl=2)})
+    try:
+        assert (await receive(socket))["type"] == "ready"
+        # closed when the API would refuse the token: its exp plus the 10 s leeway
+        message = await asyncio.wait_for(socket.receive(), 30)
+        assert message.type == aiohttp.WSMsgType.CLOSE, message
+        assert socket.close_code == 4401
+        assert "expired" in message.extra
+    finally:
+        await socket.close()
+
+
+async def test_a_socket_whose_token_is_valid_stays_open(worker, http, make_token):
+    url = worker.url.replace("http://", "ws://") + "/ws"
+    socket = await http.ws_connect(url, params={"token": make_token("lasting-user", ttl=3600)})
+    try:
+        ready = await receive(socket)
+        await asyncio.sleep(3)
+        await socket.send_str('{"type": "ping"}')
+        assert await receive(socket) == {"type": "pong", "seq": ready["seq"]}
+    finally:
+        await socket.close()

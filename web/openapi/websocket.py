@@ -31,7 +31,7 @@ ROUTES: tuple[Route, ...] = (
             'Anything else the client sends gets `{"type": "error", "error": "bad_message", "message"}` and '
             "the socket stays open. "
             "Close codes: 1001 the server is shutting down (reconnect), 4008 the client fell more than 1,000 "
-            "updates behind (reconnect with since).",
+            "updates behind (reconnect with since), 4401 the token expired (reconnect with a new token and since).",
             "headers": {"X-Request-ID": ref("RequestId", "headers")},
         }},
         tag="live",

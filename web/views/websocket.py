@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 
 from aiohttp import WSMsgType, web
 
@@ -14,7 +15,7 @@ from streams import metrics
 from streams.app import app
 from streams.events import client_update
 
-from ..auth import bearer_token, verify_token
+from ..auth import bearer_token, refused_after, verify_token
 from ..errors import unauthorized
 from ..gateway import Subscriber
 from ..validation import fields as v
@@ -25,6 +26,8 @@ log = logging.getLogger(__name__)
 HEARTBEAT_SECONDS = 20.0
 REPLAY_PAGE = 500
 PROTOCOL = "bearer"
+#: The close code when the token a socket was opened with expires (like HTTP's 401): reconnect with a new one.
+TOKEN_EXPIRED = 4401
 
 
 def socket_credentials(request: web.Request) -> tuple[str, bool]:
@@ -81,6 +84,12 @@ class Socket(ApiView):
         subscriber = Subscriber(user_id, socket)
         gateway.add(subscriber)  # live updates queue up from here on, while the replay runs
         writer = None
+        # A socket lives no longer than its token would be accepted by the HTTP API.
+        expiry = asyncio.get_running_loop().call_later(
+            max(0.0, refused_after(token) - time.time()),
+            lambda: asyncio.ensure_future(socket.close(
+                code=TOKEN_EXPIRED, message=b"the token has expired; reconnect with a new one")),
+        )
         try:
             subscriber.last_seq, reset = await self._replay(socket, user_id, since)
             ready = {"type": "ready", "seq": subscriber.last_seq}
@@ -96,6 +105,7 @@ class Socket(ApiView):
                 elif message.type == WSMsgType.ERROR:
                     break
         finally:
+            expiry.cancel()
             gateway.remove(subscriber)
             if writer is not None:
                 writer.cancel()
