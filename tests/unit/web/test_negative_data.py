@@ -9,7 +9,7 @@ from jsonschema import Draft202012Validator
 
 from streams.rules.filterlang import MAX_LENGTH as FILTER_MAX
 from web import openapi
-from web import validation as v
+from web.validation import fields as v
 from web.errors import ValidationError
 from web.views.saved_views import view_query
 
