@@ -191,9 +191,12 @@ async def mark_read(session, user_id: str, notification_id: uuid.UUID, *, now: d
 
 
 async def mark_all_read(session, user_id: str, *, now: datetime) -> int:
+    """Mark read what the user can see; a notification snoozed into the future is hidden, so it
+    comes back unread when its snooze ends."""
     result = await session.execute(
         update(Notification)
-        .where(Notification.user_id == user_id, Notification.read_at.is_(None))
+        .where(Notification.user_id == user_id, Notification.read_at.is_(None),
+               Notification.snoozed_until.is_(None) | (Notification.snoozed_until <= now))
         .values(read_at=now)
     )
     return result.rowcount or 0

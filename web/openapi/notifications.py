@@ -49,7 +49,8 @@ ROUTES: tuple[Route, ...] = (
     Route("post", "/api/notifications/{notification_id}/read", "readNotification", "Mark a notification read",
           {200: response("The notification.", ref("Notification"))}, tag="notifications"),
     Route("post", "/api/notifications/read-all", "readAllNotifications", "Mark every notification read",
-          {200: response("How many were unread.", ref("ReadAll"))}, tag="notifications"),
+          {200: response("How many were marked read. One snoozed into the future is hidden, so it is left "
+                         "unread.", ref("ReadAll"))}, tag="notifications"),
     Route("post", "/api/notifications/{notification_id}/snooze", "snoozeNotification", "Snooze a notification",
           {200: response("The notification, unread and hidden until snoozed_until.", ref("Notification"))},
           tag="notifications", body="Snooze"),
