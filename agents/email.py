@@ -33,7 +33,9 @@ def build_message(config: SmtpConfig, row: Any) -> EmailMessage:
     message["From"] = config.sender
     message["To"] = row.to_address
     message["Subject"] = header_text(row.subject)  # also for emails queued before render() cleaned subjects
-    message["Message-ID"] = f"<{row.notification_id}@taskstream>"  # the same id on a retry: clients dedupe
+    # The same id on a retry, so clients dedupe; a notification sent again when its snooze ended is a new message.
+    again = f".{int(row.resurfaced_until.timestamp() * 1000)}" if getattr(row, "resurfaced_until", None) else ""
+    message["Message-ID"] = f"<{row.notification_id}{again}@taskstream>"
     message.set_content(row.text_body)
     message.add_alternative(row.html_body, subtype="html")
     return message

@@ -32,24 +32,29 @@ async def put_settings(session, user_id: str, *, email: str | None, now: datetim
     return {"email": email, "updated_at": iso(now)}
 
 
-# Only for users who gave an address; a replay of the same notification queues nothing.
+# Only for users who gave an address; a replay of the same notification (or of the same end of its
+# snooze, resurfaced_until) queues nothing.
 _QUEUE = text("""
-    INSERT INTO email_deliveries (id, user_id, notification_id, to_address, subject, text_body, html_body)
-    SELECT gen_random_uuid(), s.user_id, m.notification_id, s.email, m.subject, m.text_body, m.html_body
-    FROM unnest(CAST(:users AS text[]), CAST(:notification_ids AS uuid[]), CAST(:subjects AS text[]),
-                CAST(:texts AS text[]), CAST(:htmls AS text[]))
-         AS m(user_id, notification_id, subject, text_body, html_body)
+    INSERT INTO email_deliveries (id, user_id, notification_id, resurfaced_until, to_address, subject, text_body,
+                                  html_body)
+    SELECT gen_random_uuid(), s.user_id, m.notification_id, m.resurfaced_until, s.email, m.subject, m.text_body,
+           m.html_body
+    FROM unnest(CAST(:users AS text[]), CAST(:notification_ids AS uuid[]), CAST(:resurfaced AS timestamptz[]),
+                CAST(:subjects AS text[]), CAST(:texts AS text[]), CAST(:htmls AS text[]))
+         AS m(user_id, notification_id, resurfaced_until, subject, text_body, html_body)
     JOIN notification_settings AS s ON s.user_id = m.user_id AND s.email IS NOT NULL
-    ON CONFLICT (notification_id) DO NOTHING
+    ON CONFLICT (notification_id, resurfaced_until) DO NOTHING
 """)
 
 
-async def queue_emails(session, emails: list[tuple[str, uuid.UUID, str, str, str]]) -> int:
-    """Queue (user_id, notification_id, subject, text, html) for users with an address; returns how many."""
+async def queue_emails(session, emails: list[tuple]) -> int:
+    """Queue (user_id, notification_id, subject, text, html[, resurfaced_until]) for users with an
+    address; resurfaced_until is the snooze end a notification is sent again for. Returns how many."""
     if not emails:
         return 0
     result = await session.execute(_QUEUE, {
         "users": [e[0] for e in emails], "notification_ids": [e[1] for e in emails],
+        "resurfaced": [e[5] if len(e) > 5 else None for e in emails],
         "subjects": [e[2][:255] for e in emails], "texts": [e[3] for e in emails], "htmls": [e[4] for e in emails],
     })
     return result.rowcount or 0
@@ -63,7 +68,7 @@ _CLAIM = text("""
         ORDER BY next_attempt_at LIMIT :limit
         FOR UPDATE SKIP LOCKED
     )
-    RETURNING id, notification_id, to_address, subject, text_body, html_body, attempts
+    RETURNING id, notification_id, resurfaced_until, to_address, subject, text_body, html_body, attempts
 """)
 
 

@@ -314,10 +314,14 @@ class Notification(Base):
     data: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False, server_default=text("'{}'::jsonb"), default=dict)
     read_at: Mapped[datetime | None] = mapped_column(TZ)
     snoozed_until: Mapped[datetime | None] = mapped_column(TZ)
+    #: The snooze end whose delivery a worker has taken (agents/snoozes.py).
+    resurfaced_until: Mapped[datetime | None] = mapped_column(TZ)
     created_at: Mapped[datetime] = mapped_column(TZ, nullable=False, server_default=func.now())
 
     __table_args__ = (
         Index("ix_notifications_user_created", "user_id", text("created_at DESC"), text("id DESC")),
+        Index("ix_notifications_snooze_pending", "snoozed_until",
+              postgresql_where=text("snoozed_until IS DISTINCT FROM resurfaced_until")),
     )
 
 
@@ -383,15 +387,17 @@ class NotificationSettings(Base):
 
 
 class EmailDelivery(Base):
-    """A notification to send by email; UNIQUE notification_id: one email per notification."""
+    """A notification to send by email; UNIQUE (notification_id, resurfaced_until): one email per
+    notification, and one more each time its snooze ends."""
 
     __tablename__ = "email_deliveries"
 
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
     user_id: Mapped[str] = mapped_column(String(255), nullable=False)
     notification_id: Mapped[uuid.UUID] = mapped_column(
-        UUID(as_uuid=True), ForeignKey("notifications.id", ondelete="CASCADE"), nullable=False, unique=True
+        UUID(as_uuid=True), ForeignKey("notifications.id", ondelete="CASCADE"), nullable=False
     )
+    resurfaced_until: Mapped[datetime | None] = mapped_column(TZ)
     to_address: Mapped[str] = mapped_column(String(254), nullable=False)
     subject: Mapped[str] = mapped_column(String(255), nullable=False)
     text_body: Mapped[str] = mapped_column(Text, nullable=False)
@@ -405,6 +411,7 @@ class EmailDelivery(Base):
 
     __table_args__ = (
         CheckConstraint("status IN ('pending', 'sent', 'failed')", name="status"),
+        UniqueConstraint("notification_id", "resurfaced_until", postgresql_nulls_not_distinct=True),
         Index("ix_email_deliveries_pending", "next_attempt_at", postgresql_where=text("status = 'pending'")),
     )
 

@@ -212,3 +212,43 @@ async def snooze(session, user_id: str, notification_id: uuid.UUID, *, until: da
             .returning(Notification)
         )
     ).scalar_one_or_none()
+
+
+# Ended snoozes ----------------------------------------------------------------------------------
+
+# Claims notifications whose snooze has ended and not been delivered yet, in the UPDATE that records
+# it: SKIP LOCKED and the changed resurfaced_until mean two workers never take the same snooze end,
+# and a sweep that finds nothing costs one probe of a partial index that holds only pending snoozes.
+_RESURFACE = text("""
+    UPDATE notifications AS n SET resurfaced_until = n.snoozed_until
+    WHERE n.id IN (
+        SELECT id FROM notifications
+        WHERE snoozed_until IS DISTINCT FROM resurfaced_until AND snoozed_until <= now()
+        ORDER BY snoozed_until
+        LIMIT :limit
+        FOR UPDATE SKIP LOCKED
+    )
+    RETURNING n.id, n.user_id, n.reminder_id, n.kind, n.title, n.body, n.data, n.read_at, n.snoozed_until,
+              n.created_at, clock_timestamp() AS now
+""")
+
+
+async def resurface_due(session, *, limit: int, email: bool = False) -> list[Delivered]:
+    """In the caller's transaction: take up to `limit` notifications whose snooze has ended and
+    deliver them again like new ones (the same webhook event and email, queued here); the caller
+    pushes the returned ones after commit. One read meanwhile is claimed and not delivered."""
+    rows = [row for row in (await session.execute(_RESURFACE, {"limit": limit})).all() if row.read_at is None]
+    if not rows:
+        return []
+    notifications = {row.id: notification_json(row) for row in rows}
+    # A new event id per snooze end (the first delivery's is the notification id); stable, so a
+    # retried transaction queues nothing twice.
+    await queue_events(session, "reminder.fired", [
+        (row.user_id, str(uuid.uuid5(row.id, iso(row.snoozed_until))), iso(row.now),
+         {"notification": notifications[row.id]})
+        for row in rows
+    ])
+    if email:
+        await queue_emails(session, [(row.user_id, row.id, *render(row.title, row.body), row.snoozed_until)
+                                     for row in rows])
+    return [Delivered(row.user_id, notifications[row.id], [], 0, [], row.now) for row in rows]

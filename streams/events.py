@@ -187,7 +187,8 @@ def notification_json(row: Any) -> dict[str, Any]:
 
 
 def notification_update(notification: dict[str, Any], *, now: datetime) -> dict[str, Any]:
-    """The update that tells a user's devices about a new notification (no seq: not replayed)."""
+    """The update that tells a user's devices about a new notification, or one whose snooze ended
+    (no seq: not replayed)."""
     return {"type": "notification.created", "notification": notification, "occurred_at": iso(now)}
 
 

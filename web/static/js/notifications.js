@@ -51,9 +51,13 @@ export class Notifications {
     this.render();
   }
 
-  /** A `notification.created` message from /ws. */
+  /** A `notification.created` message from /ws: a new notification, or a snoozed one back when its snooze ended. */
   arrived(notification) {
-    if (!notification?.id || this.items.some((n) => n.id === notification.id)) return;
+    if (!notification?.id) return;
+    const held = this.items.findIndex((n) => n.id === notification.id);
+    // One already listed comes again only when its snooze ended; otherwise it is a repeat.
+    if (held >= 0 && !this.items[held].snoozed_until) return;
+    if (held >= 0) this.items.splice(held, 1);
     this.items.unshift(notification);
     this.items.length = Math.min(this.items.length, LIMIT);
     this.render();
