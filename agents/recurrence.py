@@ -16,6 +16,7 @@ from typing import Any
 from db import expansion
 from db.expansion import Finish
 from db.serialize import iso
+from streams import metrics
 from streams.app import app
 from streams.events import UndecodableEvent, message_json
 from streams.settings import get_settings
@@ -93,6 +94,7 @@ async def expand(finishes: list[Finish]) -> expansion.Expansion:
     """One transaction for the batch; after commit the new events go to the outbox relay."""
     async with app.database.transaction() as session:
         result = await expansion.expand(session, finishes, now=utc_now())
+    metrics.OCCURRENCES_CREATED.inc(len(result.created))
     app.outbox.enqueue(result.events)
     report(result)
     return result

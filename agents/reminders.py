@@ -33,6 +33,7 @@ from typing import Any
 
 from db import notifications as notification_queries
 from db import reminders as queries
+from streams import metrics
 from streams.app import app
 from streams.events import (
     REMINDER_SCHEDULE,
@@ -178,10 +179,22 @@ async def _deliver(users: list[tuple[str, list[tuple[uuid.UUID, datetime]]]]) ->
     """One transaction, a handful of set-based statements, for every user in the batch."""
     email = get_settings().smtp_url is not None
     async with app.database.transaction() as session:
-        return await notification_queries.deliver_batch(
+        delivered = await notification_queries.deliver_batch(
             session, {user_id: ([ident for ident, _ in items], min(at for _, at in items)) for user_id, items in users},
             email=email,
         )
+    observe_delivered(delivered)
+    return delivered
+
+
+def observe_delivered(delivered: list[notification_queries.Delivered]) -> None:
+    """Count what was committed as sent, per reminder, with its lateness as stored (sent_at - remind_at)."""
+    for result in delivered:
+        if result.notification is None or result.sent_at is None:
+            continue
+        metrics.REMINDERS_SENT.inc(len(result.reminder_ids))
+        for remind_at in result.remind_at:
+            metrics.REMINDER_LATENESS.observe(max(0.0, (result.sent_at - remind_at).total_seconds()))
 
 
 @app.agent(app.topic(REMINDERS, key_serializer="raw", value_serializer="raw"))

@@ -443,13 +443,21 @@ async def resume_template(
 async def delete_template(
     session, user_id: str, template_id: uuid.UUID, *, now: datetime, expected_version: int | None = None
 ) -> list[PendingEvent]:
-    """Delete the template and its occurrence records; its tasks stay, unlinked, each with an `updated` event."""
+    """Delete the template and its occurrence records; its tasks stay, unlinked, each with an `updated` event.
+
+    Lock order: the template, then all its tasks at once (by id), then (with the first event) the
+    user's sequence row, the order every task write keeps (task, then sequence row; see
+    db/tasks.py). Locking task by task while unlinking held the sequence row from the first unlink
+    on while waiting for the next task, which a request changing that task held while waiting for
+    the sequence row: a deadlock. A task deleted meanwhile is simply not among those locked.
+    """
     template = await _locked(session, user_id, template_id, expected_version)
     task_ids = (
         await session.execute(
             select(Task.id)
             .where(Task.recurring_task_id == template.id, Task.user_id == user_id)
             .order_by(Task.id)
+            .with_for_update()
         )
     ).scalars().all()
     events: list[PendingEvent] = []

@@ -89,7 +89,9 @@ async def modify_task(
 ) -> tuple[Task, PendingEvent | None]:
     """Apply `mutate(task) -> {field: new value}` under a row lock.
 
-    A change that alters nothing writes nothing and emits no event.
+    A change that alters nothing writes nothing and emits no event. Locks are taken in one order
+    across the app: a recurring template, then its tasks (by id), then the user's sequence row
+    (record_event); a caller changing several tasks locks them all before the first write.
     """
     task = await _locked(session, user_id, task_id, expected_version)
     wanted = mutate(task)

@@ -1,4 +1,4 @@
-"""Exactly one occurrence per slot: double completions, replayed and forged events, two workers racing."""
+"""Recurring races: one occurrence per slot (repeats, replays, two workers); a series deleted while its tasks change."""
 
 from __future__ import annotations
 
@@ -152,3 +152,47 @@ async def test_two_workers_handling_the_same_completions_at_once_create_one_occu
         assert all("was applied before" in log for log in logs), "both workers handled copies"
     finally:
         second.stop()
+
+
+async def series_of_three(api) -> tuple[dict, list[str]]:
+    """A template with three occurrences: two completed and the open head."""
+    template = await make_template(api, title="series to delete")
+    for count in (2, 3):
+        await api.call("POST", f"/api/tasks/{await head_task_id(api, template['id'])}/complete")
+        await wait_for_occurrences(api, template["id"], count)
+    return template, [p["task_id"] for p in (await occurrences(api, template["id"]))["past"]]
+
+
+async def test_deleting_a_series_while_its_tasks_change_answers_no_500_and_detaches_every_task(api, postgres):
+    """The delete unlinks each task (a write under the task's lock) while requests change the same
+    tasks: done in opposite orders this deadlocked, and the 40P01 reached the client as a 500."""
+    rounds, per_round = 3, 4
+    for _ in range(rounds):
+        series = await asyncio.gather(*(series_of_three(api) for _ in range(per_round)))
+        calls, deleted_tasks = [], set()
+        for template, task_ids in series:
+            calls.append(api.call("DELETE", f"/api/recurring-tasks/{template['id']}"))
+            for n, task_id in enumerate(task_ids):
+                calls.append(api.call("PATCH", f"/api/tasks/{task_id}", json_body={"title": f"changed {n}"}))
+                calls.append(api.call("POST", f"/api/tasks/{task_id}/{'uncomplete' if n < 2 else 'complete'}"))
+                calls.append(api.call("PATCH", f"/api/tasks/{task_id}/priority", json_body={"priority": "HIGH"}))
+            calls.append(api.call("DELETE", f"/api/tasks/{task_ids[0]}"))
+            deleted_tasks.add(task_ids[0])
+        answers = await asyncio.gather(*calls)
+        failed = [(status, body) for status, body, _ in answers if status >= 500]
+        assert not failed, f"{len(failed)} of {len(answers)} requests failed: {failed[:3]}"
+        assert all(status in (200, 204, 404) for status, _, _ in answers), [a[:2] for a in answers if a[0] >= 400]
+
+        await settle(api)  # the completions above went through the recurrence agent
+        for template, task_ids in series:
+            status, _, _ = await api.call("GET", f"/api/recurring-tasks/{template['id']}")
+            assert status == 404, "the series is gone"
+            for task_id in task_ids:
+                status, task, _ = await api.call("GET", f"/api/tasks/{task_id}")
+                if task_id in deleted_tasks:
+                    assert status == 404
+                else:
+                    assert status == 200 and task["recurring_task_id"] is None, task
+        linked = await sql(postgres, "SELECT count(*) AS n FROM tasks WHERE recurring_task_id = ANY($1::uuid[])",
+                           [template["id"] for template, _ in series])
+        assert linked[0]["n"] == 0, "no task is left linked to a deleted series"

@@ -1,8 +1,11 @@
-"""The base of every API view: the caller's identity, JSON bodies, the clock and the write path."""
+"""The base of every API view: the caller's identity, JSON bodies, the clock, the write path and its reruns."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
+import random
 import uuid
 from datetime import datetime, timezone
 from typing import Any, Iterable
@@ -10,12 +13,21 @@ from typing import Any, Iterable
 from aiohttp import web
 from faust.web import View
 
+from db.engine import retry_kind
 from db.events import PendingEvent
 
 from ..errors import ApiError, ValidationError, json_response, not_found
-from ..middleware import USER_ID_KEY
+from ..middleware import USER_ID_KEY, route_template
 from ..validation import fields as v
 from ..validation.fields import parse_uuid
+
+log = logging.getLogger(__name__)
+
+#: Runs of a request whose transaction lost a deadlock or a serialization conflict (40P01, 40001):
+#: PostgreSQL rolled it back, and running it again usually succeeds once the winner committed.
+CONFLICT_ATTEMPTS = 4
+#: Upper bound of the random pause before a rerun, times the attempt, so the losers do not collide again.
+CONFLICT_BACKOFF = 0.05
 
 
 def utc_now() -> datetime:
@@ -34,7 +46,20 @@ class ApiView(View):
     async def dispatch(self, request: web.Request) -> Any:
         if request.path.startswith("/api/"):  # /api query values reach the database (search, filter)
             v.check_query(request.query)
-        return await super().dispatch(request)
+        # One place for every view: a handler runs one transaction and publishes only after its
+        # commit, so a rolled-back run left nothing behind and the whole handler can run again.
+        attempt = 1
+        while True:
+            try:
+                return await super().dispatch(request)
+            except Exception as exc:
+                if attempt >= CONFLICT_ATTEMPTS or retry_kind(exc) != "conflict" or _upgraded(request):
+                    raise
+                state = getattr(getattr(exc, "orig", None), "sqlstate", None)
+                log.info("%s %s lost a transaction conflict (%s), attempt %d of %d; running it again",
+                         request.method, route_template(request), state, attempt, CONFLICT_ATTEMPTS)
+            await asyncio.sleep(random.uniform(0, CONFLICT_BACKOFF * attempt))
+            attempt += 1
 
     async def body(self, request: web.Request) -> Any:
         raw = await request.read()  # aiohttp raises 413 past client_max_size
@@ -80,3 +105,8 @@ class ApiView(View):
         code = getattr(exc, "code", 500)
         error = "method_not_allowed" if code == 405 else "http_error"
         return ApiError(code, error, str(getattr(exc, "detail", exc)) + "; see /openapi.json").response()
+
+
+def _upgraded(request: web.Request) -> bool:
+    """A WebSocket: its answer has begun, so it cannot be run again."""
+    return request.headers.get("Upgrade", "").lower() == "websocket"

@@ -6,6 +6,7 @@ from aiohttp import web
 
 from db import recurring as queries
 from db.models import RecurringTask
+from streams import metrics
 from streams.app import app
 
 from ..errors import not_found
@@ -16,6 +17,13 @@ from .base import ApiView
 WHAT = queries.WHAT
 UPCOMING_DEFAULT, UPCOMING_MAX = 5, 100
 PAST_DEFAULT, PAST_MAX = 50, 500
+
+
+def published_occurrences(view: ApiView, events: list) -> None:
+    """After commit: each event is an occurrence the request created (the template's first, or the
+    next one on resume or a revived rule); hand them to the relay and count them."""
+    view.published(events)
+    metrics.OCCURRENCES_CREATED.inc(len(events))
 
 
 def template_response(view: ApiView, template: RecurringTask, *, status: int = 200) -> web.Response:
@@ -45,7 +53,7 @@ class RecurringTaskCollection(ApiView):
             template, event = await queries.create_template(
                 session, self.user_id(request), fields, rule, now=self.clock()
             )
-        self.published([event])
+        published_occurrences(self, [event])
         response = template_response(self, template, status=201)
         response.headers["Location"] = f"/api/recurring-tasks/{template.id}"
         return response
@@ -71,7 +79,7 @@ class RecurringTaskItem(ApiView):
                 session, user_id, ident, lambda current: rv.template_update(body, current.rule),
                 now=self.clock(), expected_version=expected,
             )
-        self.published(events)
+        published_occurrences(self, events)
         return template_response(self, template)
 
     async def delete(self, request: web.Request, template_id: str) -> web.Response:
@@ -106,7 +114,7 @@ class RecurringTaskResume(ApiView):
             template, events = await queries.resume_template(
                 session, self.user_id(request), ident, now=self.clock(), expected_version=expected
             )
-        self.published(events)
+        published_occurrences(self, events)
         return template_response(self, template)
 
 
