@@ -222,10 +222,10 @@ async def notify_reminders(stream):
             log.error("could not update the reminder schedule after delivery (sent ones are skipped when they "
                       "fire again): %s", exc)
         reminder_schedule.delivered(windows)
-        await _push([result for delivered in results for result in delivered])
+        await push_notifications([result for delivered in results for result in delivered])
 
 
-async def _push(results: list[notification_queries.Delivered]) -> None:
+async def push_notifications(results: list[notification_queries.Delivered]) -> None:
     """Tell the user's devices (via task-updates); the notification is already stored either way."""
     producer = await batching_producer(app)
     for result in results:

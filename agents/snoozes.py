@@ -16,7 +16,7 @@ from db import notifications as queries
 from streams.app import app
 from streams.settings import get_settings
 
-from .reminders import _push as push_notifications
+from .reminders import push_notifications
 
 log = logging.getLogger(__name__)
 
