@@ -34,6 +34,7 @@ from typing import Any
 from db import notifications as notification_queries
 from db import reminders as queries
 from streams.app import app
+from streams.batches import take_batches
 from streams.events import (
     REMINDER_SCHEDULE,
     REMINDERS,
@@ -121,7 +122,7 @@ async def apply_changes(changes: list[tuple[uuid.UUID, Any]]) -> int:
 async def follow_reminders(stream):
     # Batches: a round trip per event falls behind under load, and Faust pauses the topic for
     # every agent when one does.
-    async for events in stream.take_events(FOLLOW_BATCH, within=FOLLOW_WITHIN):
+    async for events in take_batches(stream, FOLLOW_BATCH, within=FOLLOW_WITHIN):
         batch = await follower.decode(events, affected_task)
         await follower.process(batch, apply_changes, what="scheduling the reminders of their tasks")
 
@@ -186,7 +187,7 @@ async def _deliver(users: list[tuple[str, list[tuple[uuid.UUID, datetime]]]]) ->
 
 @app.agent(app.topic(REMINDERS, key_serializer="raw", value_serializer="raw"))
 async def notify_reminders(stream):
-    async for events in stream.take_events(NOTIFY_BATCH, within=NOTIFY_WITHIN):
+    async for events in take_batches(stream, NOTIFY_BATCH, within=NOTIFY_WITHIN):
         due = await notifier.decode(events, lambda message: decode_reminders(message.key, message.value))
         by_user: dict[str, list[tuple[uuid.UUID, datetime]]] = defaultdict(list)
         first: dict[str, Any] = {}  # the first message that named the user, for logs and dead letters
