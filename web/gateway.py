@@ -163,9 +163,9 @@ class Gateway(Service):
         try:
             while not self.subscribers and not self.should_stop:
                 self._subscribed.clear()
-                if await self.wait_for_stopped(self._subscribed, timeout=IDLE_SKIP_SECONDS):
-                    return
-                if not self.subscribers:
+                # (mode reports a timeout as "stopped" too: ask should_stop)
+                await self.wait_for_stopped(self._subscribed, timeout=IDLE_SKIP_SECONDS)
+                if not self.subscribers and not self.should_stop:
                     await self._skip_ahead()
         finally:
             consumer.resume(*self._assigned)
