@@ -56,7 +56,7 @@ from .failures import Consumer, retry
 
 log = logging.getLogger(__name__)
 
-#: Longest the firing loop sleeps when nothing is due (new windows wake it at once).
+#: Longest the firing loop sleeps while windows are scheduled (new earlier windows wake it at once).
 IDLE = 1.0
 #: How often the backstop looks for overdue reminders the schedule lost.
 SWEEP = 2.0
@@ -164,7 +164,8 @@ async def fire_due_reminders() -> None:
             except Exception as exc:  # never let the loop die: the schedule would stop
                 log.exception("firing due reminders failed: %s", exc)
         due = reminder_schedule.next_due()
-        delay = IDLE if due is None else min(IDLE, max(0.0, due - time.time()))
+        # Nothing scheduled: sleep until a window enters the empty schedule (its due_at wakes us).
+        delay = None if due is None else min(IDLE, max(0.0, due - time.time()))
         reminder_schedule.index.wakeup.clear()
         try:
             await asyncio.wait_for(reminder_schedule.index.wakeup.wait(), timeout=delay)
