@@ -1,6 +1,6 @@
 """Benchmark: the CPU an idle worker uses (no requests, no events, no sockets).
 
-Run: .venv/bin/python tests/bench/bench_idle.py [--seconds 60] [--settle 15] [--slice 10]
+Run: .venv/bin/python tests/bench/bench_idle.py [--seconds 60] [--settle 15] [--slice 10] [--env KEY=VALUE]
 Starts its own PostgreSQL, broker and one `taskstream worker` (the embedded-broker profile, as
 `taskstream dev` runs it), waits until it is ready and has settled (group joined, schedule rebuilt),
 then reads the worker's CPU time (user + system, every thread) over SECONDS and prints it as a share
@@ -82,6 +82,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60.0, help="how long to measure")
     parser.add_argument("--settle", type=float, default=15.0, help="wait this long after ready before measuring")
     parser.add_argument("--slice", type=float, default=10.0, help="also report the CPU share per this many seconds")
+    parser.add_argument("--env", action="append", default=[], metavar="KEY=VALUE",
+                        help="extra worker environment, e.g. KAFKA_PROFILE=kafka for Faust's own fetch wait (its "
+                             "group join then takes ~30 s on the embedded broker: raise --settle)")
     parser.add_argument("--output", type=Path, default=ROOT / "tests" / "bench" / "results" / "idle.json")
     args = parser.parse_args()
 
@@ -92,14 +95,14 @@ def main() -> None:
         migrate.upgrade(pg.url)
         broker = start_broker(tmp)
         worker = Worker(database_url=pg.url, broker_url=broker.url, data_dir=tmp / "worker",
-                        extra_env={"LOG_LEVEL": "warning"}).start()
+                        extra_env={"LOG_LEVEL": "warning", **dict(e.split("=", 1) for e in args.env)}).start()
         time.sleep(args.settle)
         groups = {
             "worker": [psutil.Process(worker.process.pid)],
             "broker": [psutil.Process(broker.process.pid)],
             "postgres": postgres_processes(pg.data_dir),
         }
-        result = {"settle_seconds": args.settle, "load_average": list(psutil.getloadavg()),
+        result = {"settle_seconds": args.settle, "env": args.env, "load_average": list(psutil.getloadavg()),
                   "cpu_count": psutil.cpu_count(), **measure(groups, args.seconds, args.slice)}
     finally:
         if worker is not None:
