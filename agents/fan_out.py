@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from streams.app import app
+from streams.batches import take_batches
 from streams.events import TASK_UPDATES, client_update_for, decode_event, encode
 from streams.producer import batching_producer
 from streams.topics import task_events
@@ -61,6 +62,6 @@ async def publish(updates: list[Update]) -> None:
 
 @app.agent(task_events)
 async def fan_out_updates(stream):
-    async for events in stream.take_events(BATCH, within=WITHIN):
+    async for events in take_batches(stream, BATCH, within=WITHIN):
         batch = await consumer.decode(events, decode)
         await consumer.process(batch, publish, what=f"publishing to {TASK_UPDATES}")

@@ -58,7 +58,7 @@ class OutboxRelay(Service):
         while not self.should_stop:
             if not self._queue:
                 self._wakeup.clear()
-                await self.wait_first(self._wakeup.wait(), timeout=SCAN_INTERVAL)
+                await self.wait_first(self._wakeup.wait())  # enqueue wakes it, and so does stopping
                 continue
             await self._send_next_batch()
 
@@ -134,6 +134,10 @@ class OutboxRelay(Service):
     async def _sweep(self) -> None:
         """Re-publish rows left unpublished past their lease or backoff."""
         try:
+            # Nearly always nothing is due: one read answers that, without a transaction and an UPDATE.
+            async with self.app.database.autocommit() as session:
+                if not await queries.any_due(session):
+                    return
             async with self.app.database.transaction() as session:
                 claimed = await queries.claim_pending(session, limit=BATCH, exclude=set(self._known))
         except Exception as exc:

@@ -18,6 +18,7 @@ from db.expansion import Finish
 from db.serialize import iso
 from streams import metrics
 from streams.app import app
+from streams.batches import take_batches
 from streams.events import UndecodableEvent, message_json
 from streams.settings import get_settings
 from streams.topics import task_events
@@ -122,7 +123,7 @@ def report(result: expansion.Expansion) -> None:
 
 @app.agent(task_events)
 async def expand_recurrences(stream):
-    async for events in stream.take_events(BATCH, WITHIN):
+    async for events in take_batches(stream, BATCH, WITHIN):
         batch = await consumer.decode(events, lambda message: finish_from_message(message.value, source(message)))
         await consumer.process(batch, expand, what="creating the next occurrences")
 

@@ -35,6 +35,7 @@ from db import notifications as notification_queries
 from db import reminders as queries
 from streams import metrics
 from streams.app import app
+from streams.batches import take_batches
 from streams.events import (
     REMINDER_SCHEDULE,
     REMINDERS,
@@ -56,7 +57,7 @@ from .failures import Consumer, retry
 
 log = logging.getLogger(__name__)
 
-#: Longest the firing loop sleeps when nothing is due (new windows wake it at once).
+#: Longest the firing loop sleeps while windows are scheduled (new earlier windows wake it at once).
 IDLE = 1.0
 #: How often the backstop looks for overdue reminders the schedule lost.
 SWEEP = 2.0
@@ -122,7 +123,7 @@ async def apply_changes(changes: list[tuple[uuid.UUID, Any]]) -> int:
 async def follow_reminders(stream):
     # Batches: a round trip per event falls behind under load, and Faust pauses the topic for
     # every agent when one does.
-    async for events in stream.take_events(FOLLOW_BATCH, within=FOLLOW_WITHIN):
+    async for events in take_batches(stream, FOLLOW_BATCH, within=FOLLOW_WITHIN):
         batch = await follower.decode(events, affected_task)
         await follower.process(batch, apply_changes, what="scheduling the reminders of their tasks")
 
@@ -164,7 +165,8 @@ async def fire_due_reminders() -> None:
             except Exception as exc:  # never let the loop die: the schedule would stop
                 log.exception("firing due reminders failed: %s", exc)
         due = reminder_schedule.next_due()
-        delay = IDLE if due is None else min(IDLE, max(0.0, due - time.time()))
+        # Nothing scheduled: sleep until a window enters the empty schedule (its due_at wakes us).
+        delay = None if due is None else min(IDLE, max(0.0, due - time.time()))
         reminder_schedule.index.wakeup.clear()
         try:
             await asyncio.wait_for(reminder_schedule.index.wakeup.wait(), timeout=delay)
@@ -199,7 +201,7 @@ def observe_delivered(delivered: list[notification_queries.Delivered]) -> None:
 
 @app.agent(app.topic(REMINDERS, key_serializer="raw", value_serializer="raw"))
 async def notify_reminders(stream):
-    async for events in stream.take_events(NOTIFY_BATCH, within=NOTIFY_WITHIN):
+    async for events in take_batches(stream, NOTIFY_BATCH, within=NOTIFY_WITHIN):
         due = await notifier.decode(events, lambda message: decode_reminders(message.key, message.value))
         by_user: dict[str, list[tuple[uuid.UUID, datetime]]] = defaultdict(list)
         first: dict[str, Any] = {}  # the first message that named the user, for logs and dead letters

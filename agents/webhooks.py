@@ -21,6 +21,7 @@ from mode import Service
 
 from db import webhooks as queries
 from streams.app import app
+from streams.batches import take_batches
 from streams.events import decode_event, instant
 from streams.rules.webhooks import (
     ALLOW_PRIVATE_HINT, NonPublicAddress, UrlError, backoff, blocked_address, check_host, failure_text, sign,
@@ -74,7 +75,7 @@ async def queue(events: list[tuple[str, tuple[str, str, str, dict[str, Any]]]]) 
 async def queue_task_webhooks(stream):
     # Batches: one round trip per event could not keep up under load, and Faust pauses the topic
     # for every agent when one falls behind.
-    async for events in stream.take_events(QUEUE_BATCH, within=QUEUE_WITHIN):
+    async for events in take_batches(stream, QUEUE_BATCH, within=QUEUE_WITHIN):
         batch = await consumer.decode(events, webhook_event)
         await consumer.process(batch, queue, what="queueing webhook deliveries")
 

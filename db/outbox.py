@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, func, select, text, update
+from sqlalchemy import and_, delete, exists, func, select, text, update
 
 from .models import OutboxMessage
 
@@ -53,6 +53,12 @@ async def enqueue(session, *, topic: str, key: str, payload: dict[str, Any], eve
 
 #: While one relay is sending a claimed row, others leave it alone for this long.
 CLAIM_LEASE = timedelta(seconds=30)
+
+
+async def any_due(session) -> bool:
+    """Whether any row is unpublished and due: one read, so an idle relay's sweep costs little."""
+    due = exists().where(OutboxMessage.published_at.is_(None), OutboxMessage.next_attempt_at <= func.now())
+    return bool((await session.execute(select(due))).scalar())
 
 
 async def claim_pending(session, *, limit: int, exclude: set[int]) -> list[PendingEvent]:

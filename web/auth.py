@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import re
 import secrets
 import time
+from collections import OrderedDict
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 
@@ -75,8 +78,12 @@ class JwksKeys:
                                       cooldown_duration=self.COOLDOWN)
         self._next_warning = 0.0
 
+    def key_set(self) -> jwt.PyJWKSet | None:
+        """The key set as cached now: None before the first fetch and once it is older than LIFESPAN."""
+        return self.client.jwk_set_cache.get() if self.client.jwk_set_cache is not None else None
+
     def cached(self, kid: object) -> jwt.PyJWK | None:
-        jwk_set = self.client.jwk_set_cache.get() if self.client.jwk_set_cache is not None else None
+        jwk_set = self.key_set()
         if jwk_set is None or not isinstance(kid, str):
             return None
         return next((key for key in jwk_set.keys if key.key_id == kid and key.public_key_use in ("sig", None)), None)
@@ -120,6 +127,84 @@ def _verifier() -> tuple[str | None, Settings, JwksKeys | None]:
     return secret, settings, keys
 
 
+def _key_set_fingerprint(jwk_set: jwt.PyJWKSet | None) -> frozenset[str] | None:
+    """What the key set says, independent of which fetch produced it (each fetch builds new objects)."""
+    if jwk_set is None:
+        return None
+    # PyJWK keeps the JWK it was built from only privately; without it, fall back to the object's identity.
+    return frozenset(json.dumps(getattr(key, "_jwk_data", None) or {"object": id(key)}, sort_keys=True, default=str)
+                     for key in jwk_set.keys)
+
+
+class VerifiedTokens:
+    """The user ids of recently verified tokens, so a client sending the same token on every request
+    pays for one signature check: least recently used first out beyond `maxsize` entries.
+
+    An entry answers only inside its token's validity window as verification judges it (nbf and iat
+    to exp, with the same leeway); outside it, the answer is the error verification would give.
+    Failures are never stored. Any change of what verification depends on - the HS256 secret, the
+    JWKS key set (a refetch that brings other keys, or the cached set expiring), the issuer or the
+    audience - empties the cache before it answers."""
+
+    def __init__(self, maxsize: int = 4096, clock: Callable[[], float] = time.time) -> None:
+        self.maxsize = maxsize
+        self.clock = clock  # the wall clock, as PyJWT judges exp and nbf
+        self._entries: OrderedDict[str, tuple[str, float, float]] = OrderedDict()
+        self._inputs: tuple[object, ...] | None = None
+        self._fingerprint: tuple[object, ...] | None = None
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def __contains__(self, token: object) -> bool:
+        return token in self._entries
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+    def check_keys(self, secret: str | None, settings: Settings, keys: JwksKeys | None) -> None:
+        """Empty the cache if the keys or settings differ from the last call's. Cheap when nothing changed:
+        the key set is compared by identity first, by content only when another object holds it."""
+        inputs = (secret, settings.jwt_issuer, settings.jwt_audience, keys.key_set() if keys is not None else None)
+        if inputs == self._inputs:
+            return
+        fingerprint = (*inputs[:3], _key_set_fingerprint(inputs[3]))
+        if fingerprint != self._fingerprint:
+            if self._entries:
+                log.info("the JWT keys or settings changed: forgetting %d verified tokens", len(self._entries))
+            self._entries.clear()
+            self._fingerprint = fingerprint
+        self._inputs = inputs
+
+    def get(self, token: str) -> str | None:
+        """The user id of a cached token still inside its window; None when not cached; raises ApiError(401)
+        for a cached token outside its window."""
+        entry = self._entries.get(token)
+        if entry is None:
+            return None
+        sub, not_before, expires = entry
+        now = self.clock()
+        if now < not_before:
+            raise unauthorized("the token is not valid yet")
+        if now >= expires:
+            del self._entries[token]
+            raise unauthorized("the token has expired")
+        self._entries.move_to_end(token)
+        return sub
+
+    def put(self, token: str, sub: str, claims: dict[str, object]) -> None:
+        """Remember a token verification accepted, with the window PyJWT applies (see _validate_exp/_nbf/_iat)."""
+        starts = [int(claims[claim]) for claim in ("nbf", "iat") if claim in claims]  # type: ignore[call-overload]
+        not_before = max(starts) - LEEWAY_SECONDS if starts else float("-inf")
+        self._entries[token] = (sub, not_before, int(claims["exp"]) + LEEWAY_SECONDS)  # type: ignore[call-overload]
+        self._entries.move_to_end(token)
+        while len(self._entries) > self.maxsize:
+            self._entries.popitem(last=False)
+
+
+verified_tokens = VerifiedTokens()
+
+
 def presented_tokens(request: web.Request) -> list[str]:
     """The tokens a request carries: in the Authorization header, or for a WebSocket the `token`
     parameter or the `bearer, <token>` subprotocol."""
@@ -149,6 +234,10 @@ def issue_token(user_id: str, *, ttl: int, settings: Settings | None = None, now
 def verify_token(token: str) -> str:
     """The user id in a valid token; raises ApiError(401) saying what is wrong, never echoing the token."""
     secret, settings, keys = _verifier()
+    verified_tokens.check_keys(secret, settings, keys)
+    sub = verified_tokens.get(token)
+    if sub is not None:
+        return sub
     try:
         header = jwt.get_unverified_header(token)
     except jwt.InvalidTokenError:
@@ -196,6 +285,7 @@ def verify_token(token: str) -> str:
     sub = claims.get("sub")
     if not isinstance(sub, str) or not sub.strip() or len(sub) > 255:
         raise unauthorized("the token's 'sub' claim must be a user id of 1-255 characters")
+    verified_tokens.put(token, sub, claims)
     return sub
 
 

@@ -23,6 +23,9 @@ QUEUE_LIMIT = 1000
 #: Close codes (documented in the OpenAPI description of /ws).
 CLOSE_TOO_SLOW = 4008
 CLOSE_GOING_AWAY = 1001
+#: With no socket open here the gateway fetches nothing; every this many seconds it moves its position
+#: to the end of the topic, so the first socket to come does not wait for a backlog to be skipped.
+IDLE_SKIP_SECONDS = 30.0
 
 
 class Subscriber:
@@ -57,10 +60,13 @@ class Gateway(Service):
         self.subscribers: dict[str, set[Subscriber]] = defaultdict(set)
         self._consumer = None
         self._ready = asyncio.Event()
+        self._assigned: list[Any] = []
+        self._subscribed = asyncio.Event()
 
     def add(self, subscriber: Subscriber) -> None:
         self.subscribers[subscriber.user_id].add(subscriber)
         metrics.WEBSOCKET_CONNECTIONS.inc()
+        self._subscribed.set()
 
     def remove(self, subscriber: Subscriber) -> None:
         sockets = self.subscribers.get(subscriber.user_id)
@@ -95,6 +101,7 @@ class Gateway(Service):
         for tp in assigned:
             await consumer.position(tp)
         self._consumer = consumer
+        self._assigned = assigned
         self._ready.set()
 
     async def close_sockets(self) -> None:
@@ -121,6 +128,9 @@ class Gateway(Service):
     async def _consume(self) -> None:
         await self._ready.wait()
         while not self.should_stop:
+            if not self.subscribers:
+                await self._idle()
+                continue
             try:
                 batches = await self._consumer.getmany(timeout_ms=500)
             except Exception as exc:
@@ -143,3 +153,33 @@ class Gateway(Service):
                                          "offset": message.offset})
                         continue
                     self.dispatch(user_id, update)
+
+    async def _idle(self) -> None:
+        """While no socket is open here, fetch nothing (an idle worker polled the broker ten times a
+        second for updates nobody would receive); resume at once when one opens."""
+        consumer = self._consumer
+        consumer.pause(*self._assigned)
+        try:
+            while not self.subscribers and not self.should_stop:
+                self._subscribed.clear()
+                # (mode reports a timeout as "stopped" too: ask should_stop)
+                await self.wait_for_stopped(self._subscribed, timeout=IDLE_SKIP_SECONDS)
+                if not self.subscribers and not self.should_stop:
+                    await self._skip_ahead()
+        finally:
+            consumer.resume(*self._assigned)
+
+    async def _skip_ahead(self) -> None:
+        """Move to the topic's end, unless a socket opened meanwhile: a socket replays what was committed
+        before it opened from the audit trail, and every update after the offsets read here is
+        still fetched (the broker may report an end a little early: at worst an update comes twice,
+        and sockets drop what they already have by seq)."""
+        try:
+            ends = await self._consumer.end_offsets(self._assigned)
+        except Exception as exc:
+            log.warning("reading the end of task-updates failed: %s", exc)
+            return
+        if self.subscribers:
+            return  # opened while the offsets were read: it needs what came since our position
+        for tp, offset in ends.items():
+            self._consumer.seek(tp, offset)
