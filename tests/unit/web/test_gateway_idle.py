@@ -41,7 +41,7 @@ class FakeSocket:
 
 
 def idle_gateway() -> tuple[Gateway, FakeConsumer]:
-    gateway = Gateway(app=None)
+    gateway = Gateway("task-updates")
     consumer = FakeConsumer()
     gateway._consumer = consumer
     gateway._assigned = list(PARTITIONS)
