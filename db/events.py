@@ -143,13 +143,14 @@ def event_json(row: TaskEvent) -> dict[str, Any]:
     }
 
 
-async def events_since(session, user_id: str, after_seq: int, limit: int) -> list[TaskEvent]:
-    """The user's changes after `after_seq`, in order: what a reconnecting client missed."""
-    rows = await session.execute(
-        select(TaskEvent).where(TaskEvent.user_id == user_id, TaskEvent.seq > after_seq)
-        .order_by(TaskEvent.seq).limit(limit)
-    )
-    return list(rows.scalars())
+async def events_since(session, user_id: str, after_seq: int, limit: int, *,
+                       before_seq: int | None = None) -> list[TaskEvent]:
+    """The user's changes after `after_seq` (and before `before_seq`, if given), in order: what a
+    reconnecting client missed, or the gap before an update that arrived ahead of earlier ones."""
+    query = select(TaskEvent).where(TaskEvent.user_id == user_id, TaskEvent.seq > after_seq)
+    if before_seq is not None:
+        query = query.where(TaskEvent.seq < before_seq)
+    return list((await session.execute(query.order_by(TaskEvent.seq).limit(limit))).scalars())
 
 
 async def latest_seq(session, user_id: str) -> int:

@@ -23,7 +23,8 @@ ROUTES: tuple[Route, ...] = (
             '`{"type": "ready", "seq": N}`; then each new change as it happens: `{"type": "task.created" | '
             '"task.updated" | "task.completed" | "task.uncompleted" | "task.deleted", "seq", "event_id", '
             '"task_id", "task", "changes", "occurred_at"}` (the shape of streams/schemas/task-update.json). '
-            "Sequence numbers are per user, gap-free and increasing: reconnect with `since` = the last one "
+            "Sequence numbers are per user, gap-free and increasing, and each socket receives them in order "
+            "with none skipped, whichever worker handled each change: reconnect with `since` = the last one "
             "received to miss nothing. A `since` above the user's latest sequence number (the server's data "
             'was restored or reset) cannot be resumed: the socket goes live from the latest and says '
             '`{"type": "ready", "seq": <latest>, "reset": true}`; reload your state (e.g. GET /api/tasks). '
@@ -31,7 +32,8 @@ ROUTES: tuple[Route, ...] = (
             'Anything else the client sends gets `{"type": "error", "error": "bad_message", "message"}` and '
             "the socket stays open. "
             "Close codes: 1001 the server is shutting down (reconnect), 4008 the client fell more than 1,000 "
-            "updates behind (reconnect with since), 4401 the token expired (reconnect with a new token and since).",
+            "updates behind (reconnect with since), 1011 the changes an update depends on could not be read "
+            "(reconnect with since), 4401 the token expired (reconnect with a new token and since).",
             "headers": {"X-Request-ID": ref("RequestId", "headers")},
         }},
         tag="live",

@@ -28,6 +28,8 @@ REPLAY_PAGE = 500
 PROTOCOL = "bearer"
 #: The close code when the token a socket was opened with expires (like HTTP's 401): reconnect with a new one.
 TOKEN_EXPIRED = 4401
+#: The close code when the updates before one that arrived early could not be read: reconnect with since.
+CLOSE_INTERNAL_ERROR = 1011
 
 
 def socket_credentials(request: web.Request) -> tuple[str, bool]:
@@ -125,29 +127,56 @@ class Socket(ApiView):
                 # cursor): waiting for `since` to be reached would keep the socket silent, so go live
                 # from the latest and let `reset` tell the client to reload its state.
                 return latest, True
-            last = since
-            while True:
-                rows = await queries.events_since(session, user_id, last, REPLAY_PAGE)
-                for row in rows:
-                    data = row.event_data
-                    await self._send(socket, client_update(
-                        event_type=row.event_type, seq=row.seq, event_id=str(row.id), task_id=str(row.task_id),
-                        before=data.get("before"), after=data.get("after"), changes=data.get("changes", {}),
-                        occurred_at=iso(row.occurred_at),
-                    ))
-                    last = row.seq
-                if len(rows) < REPLAY_PAGE:
-                    return last, False
+            return await self._catch_up(session, socket, user_id, since), False
+
+    async def _catch_up(self, session, socket: web.WebSocketResponse, user_id: str, last: int,
+                        before: int | None = None) -> int:
+        """Send the user's changes after `last` (and before `before`, if given) from the audit trail,
+        oldest first; return the last sequence number sent."""
+        while True:
+            rows = await queries.events_since(session, user_id, last, REPLAY_PAGE, before_seq=before)
+            for row in rows:
+                data = row.event_data
+                await self._send(socket, client_update(
+                    event_type=row.event_type, seq=row.seq, event_id=str(row.id), task_id=str(row.task_id),
+                    before=data.get("before"), after=data.get("after"), changes=data.get("changes", {}),
+                    occurred_at=iso(row.occurred_at),
+                ))
+                last = row.seq
+            if len(rows) < REPLAY_PAGE:
+                return last
 
     async def _forward(self, subscriber: Subscriber) -> None:
+        """The socket's one writer: task updates in sequence order with no gap; the rest as they come."""
         while True:
             update = await subscriber.queue.get()
             seq = update.get("seq")
             if isinstance(seq, int):
                 if seq <= subscriber.last_seq:
                     continue  # already replayed, or a duplicate delivery
+                if seq > subscriber.last_seq + 1 and not await self._fill_gap(subscriber, seq):
+                    return
                 subscriber.last_seq = seq
             await self._send(subscriber.socket, update)
+
+    async def _fill_gap(self, subscriber: Subscriber, seq: int) -> bool:
+        """Send the changes before `seq` that have not come yet, from the audit trail. Nothing publishes
+        in sequence order (each worker's relay sends its own commits; the outbox sweep resends a failed
+        send after later ones went out), but a change's audit row commits before its update is published,
+        and in sequence order: every change before `seq` can be read. The late updates are dropped as
+        duplicates when they come. If the read fails, close the socket (1011) so the client resumes with
+        since, rather than skip changes for good."""
+        try:
+            async with self.autocommit() as session:
+                subscriber.last_seq = await self._catch_up(
+                    session, subscriber.socket, subscriber.user_id, subscriber.last_seq, before=seq)
+        except Exception as exc:
+            log.warning("filling a gap in the updates of user %s before seq %d failed: %s",
+                        subscriber.user_id, seq, exc)
+            await subscriber.socket.close(
+                code=CLOSE_INTERNAL_ERROR, message=f"reconnect with since={subscriber.last_seq}".encode())
+            return False
+        return True
 
     async def _send(self, socket: web.WebSocketResponse, data: dict) -> None:
         await socket.send_str(json.dumps(data))
