@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import defaultdict
 from typing import Any
 
@@ -37,6 +38,9 @@ class Subscriber:
         self.queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(QUEUE_LIMIT)
         self.last_seq = 0
         self.stalled = False
+        #: Broker timestamps are epoch milliseconds: an update without a seq (a notification) published
+        #: before this moment was for the sockets open then (the gateway may read it late, after a pause).
+        self.opened_ms = time.time() * 1000
 
     def offer(self, update: dict[str, Any]) -> None:
         if self.stalled:
@@ -76,9 +80,14 @@ class Gateway(Service):
             if not sockets:
                 del self.subscribers[subscriber.user_id]
 
-    def dispatch(self, user_id: str, update: dict[str, Any]) -> None:
+    def dispatch(self, user_id: str, update: dict[str, Any], *, published_ms: float | None = None) -> None:
+        """Offer the update to the user's sockets here. Task updates carry a seq that each socket judges
+        itself (replay and gap-fill); an update without one reaches only the sockets already open when
+        it was published."""
+        sequenced = isinstance(update.get("seq"), int)
         for subscriber in tuple(self.subscribers.get(user_id, ())):
-            subscriber.offer(update)
+            if sequenced or published_ms is None or published_ms >= subscriber.opened_ms:
+                subscriber.offer(update)
 
     async def on_start(self) -> None:
         from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -152,7 +161,7 @@ class Gateway(Service):
                                   extra={"topic": message.topic, "partition": message.partition,
                                          "offset": message.offset})
                         continue
-                    self.dispatch(user_id, update)
+                    self.dispatch(user_id, update, published_ms=message.timestamp)
 
     async def _idle(self) -> None:
         """While no socket is open here, fetch nothing (an idle worker polled the broker ten times a

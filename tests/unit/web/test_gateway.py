@@ -32,3 +32,20 @@ async def test_a_stalled_socket_is_closed_with_the_documented_code_and_others_st
     assert slow.stalled and slow.socket.closed_with == CLOSE_TOO_SLOW
     assert not fast.stalled and fast.socket.closed_with is None
     gateway.dispatch("someone-else", {"seq": 1})  # nobody there: nothing happens
+
+
+def test_a_socket_gets_no_notification_published_before_it_opened():
+    """A paused gateway resumes where it paused, so it may read updates older than a new socket; those
+    without a seq (notifications) were for the sockets open then, not this one."""
+    from collections import defaultdict
+
+    gateway = Gateway.__new__(Gateway)
+    gateway.subscribers = defaultdict(set)
+    socket = Subscriber("u", FakeSocket())
+    gateway.subscribers["u"].add(socket)
+    opened = socket.opened_ms
+    gateway.dispatch("u", {"type": "notification.created", "id": "old"}, published_ms=opened - 5_000)
+    gateway.dispatch("u", {"type": "notification.created", "id": "new"}, published_ms=opened + 1)
+    gateway.dispatch("u", {"type": "task.updated", "seq": 7}, published_ms=opened - 5_000)  # judged by seq
+    received = [socket.queue.get_nowait() for _ in range(socket.queue.qsize())]
+    assert [u.get("id") or u.get("seq") for u in received] == ["new", 7]
