@@ -1,4 +1,4 @@
-"""Email sender: sends queued reminder emails over SMTP (SMTP_URL), with retries; idle when unset."""
+"""Email sender: sends queued reminder and address confirmation emails over SMTP (SMTP_URL), with retries."""
 
 from __future__ import annotations
 
@@ -35,7 +35,8 @@ def build_message(config: SmtpConfig, row: Any) -> EmailMessage:
     message["Subject"] = header_text(row.subject)  # also for emails queued before render() cleaned subjects
     # The same id on a retry, so clients dedupe; a notification sent again when its snooze ended is a new message.
     again = f".{int(row.resurfaced_until.timestamp() * 1000)}" if getattr(row, "resurfaced_until", None) else ""
-    message["Message-ID"] = f"<{row.notification_id}{again}@taskstream>"
+    # An address confirmation has no notification: its own id, the same on a retry.
+    message["Message-ID"] = f"<{row.notification_id or row.id}{again}@taskstream>"
     message.set_content(row.text_body)
     message.add_alternative(row.html_body, subtype="html")
     return message

@@ -384,18 +384,29 @@ class NotificationSettings(Base):
     user_id: Mapped[str] = mapped_column(String(255), primary_key=True)
     email: Mapped[str | None] = mapped_column(String(254))
     updated_at: Mapped[datetime] = mapped_column(TZ, nullable=False, server_default=func.now())
+    #: NULL until the link sent to `email` is followed; only a confirmed address gets reminders.
+    email_confirmed_at: Mapped[datetime | None] = mapped_column(TZ)
+    #: sha256 of the link's single-use token; the token itself is only in the email.
+    confirmation_token_hash: Mapped[str | None] = mapped_column(String(64))
+    confirmation_expires_at: Mapped[datetime | None] = mapped_column(TZ)
+    confirmation_sent_at: Mapped[datetime | None] = mapped_column(TZ)
+
+    __table_args__ = (
+        Index("ix_notification_settings_confirmation_token_hash", "confirmation_token_hash", unique=True,
+              postgresql_where=text("confirmation_token_hash IS NOT NULL")),
+    )
 
 
 class EmailDelivery(Base):
     """A notification to send by email; UNIQUE (notification_id, resurfaced_until): one email per
-    notification, and one more each time its snooze ends."""
+    notification, and one more each time its snooze ends. No notification: an address confirmation."""
 
     __tablename__ = "email_deliveries"
 
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
     user_id: Mapped[str] = mapped_column(String(255), nullable=False)
-    notification_id: Mapped[uuid.UUID] = mapped_column(
-        UUID(as_uuid=True), ForeignKey("notifications.id", ondelete="CASCADE"), nullable=False
+    notification_id: Mapped[uuid.UUID | None] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("notifications.id", ondelete="CASCADE")
     )
     resurfaced_until: Mapped[datetime | None] = mapped_column(TZ)
     to_address: Mapped[str] = mapped_column(String(254), nullable=False)
@@ -411,7 +422,8 @@ class EmailDelivery(Base):
 
     __table_args__ = (
         CheckConstraint("status IN ('pending', 'sent', 'failed')", name="status"),
-        UniqueConstraint("notification_id", "resurfaced_until", postgresql_nulls_not_distinct=True),
+        Index("uq_email_deliveries_notification_id_resurfaced_until", "notification_id", "resurfaced_until",
+              unique=True, postgresql_nulls_not_distinct=True, postgresql_where=text("notification_id IS NOT NULL")),
         Index("ix_email_deliveries_pending", "next_attempt_at", postgresql_where=text("status = 'pending'")),
     )
 

@@ -1,4 +1,4 @@
-"""Email rules: read SMTP_URL, and render a notification as a plain-text and an HTML message."""
+"""Email rules: read SMTP_URL, and render a notification or an address confirmation as plain text and HTML."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass, field
 from urllib.parse import parse_qs, unquote, urlsplit
 
-__all__ = ["SmtpConfig", "header_text", "parse_smtp_url", "render", "valid_address"]
+__all__ = ["SmtpConfig", "header_text", "parse_smtp_url", "render", "render_confirmation", "valid_address"]
 
 _ADDRESS = re.compile(r"^[^@\s<>\"',;]+@[^@\s<>\"',;]+\.[^@\s<>\"',;]+$|^[^@\s<>\"',;]+@(localhost|127\.0\.0\.1)$")
 
@@ -65,3 +65,17 @@ def render(title: str, body: str) -> tuple[str, str, str]:
     parts.append("<p style=\"color:#777;font-size:12px\">Sent by taskstream because you asked to be reminded.</p>")
     page = "<!doctype html><html><body>" + "".join(parts) + "</body></html>"
     return header_text(title), text, page
+
+
+def render_confirmation(address: str, link: str, *, valid_hours: int) -> tuple[str, str, str]:
+    """(subject, plain text, HTML) of the email that asks to confirm `address` by following `link`."""
+    subject = "Confirm your taskstream reminder address"
+    text = (f"Someone (hopefully you) asked taskstream to send reminders to {address}.\n\n"
+            f"To confirm, open this link within {valid_hours} hours:\n{link}\n\n"
+            "If it was not you, ignore this email: nothing is sent to this address until it is confirmed.\n")
+    page = ("<!doctype html><html><body>"
+            f"<p>Someone (hopefully you) asked taskstream to send reminders to {html.escape(address)}.</p>"
+            f"<p><a href=\"{html.escape(link)}\">Confirm this address</a> within {valid_hours} hours.</p>"
+            "<p style=\"color:#777;font-size:12px\">If it was not you, ignore this email: nothing is sent to "
+            "this address until it is confirmed.</p></body></html>")
+    return subject, text, page

@@ -16,7 +16,7 @@ import aiohttp
 import pytest
 from reminders_support import isolated_stack
 from stack import Api, Worker
-from test_reminders_email import Mailbox
+from test_reminders_email import Mailbox, sent_to, set_confirmed_address
 from test_reminders_webhooks import Receiver
 from test_websocket import connect, receive
 
@@ -87,11 +87,11 @@ async def test_a_notification_whose_snooze_ends_is_pushed_emailed_and_sent_to_we
     database, (worker_a, worker_b) = two_workers
     mailbox, _ = smtp_server
     address = f"snooze-{uuid.uuid4().hex[:8]}@example.com"
-    mine = lambda: [m for _, to, m in mailbox.messages if to == [address]]  # noqa: E731
+    mine = lambda: sent_to(mailbox, address, "Reminder")  # noqa: E731
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=20)) as http:
         user = f"snooze-{uuid.uuid4()}"
         on_a, on_b = Api(http, worker_a.url, user), Api(http, worker_b.url, user)
-        assert (await on_a.call("PUT", "/api/notification-settings", json_body={"email": address}))[0] == 200
+        await set_confirmed_address(on_a, mailbox, address)
         status, hook, _ = await on_a.call("POST", "/api/webhooks",
                                           json_body={"url": receiver.url, "events": ["reminder.*"]})
         assert status == 201, hook
