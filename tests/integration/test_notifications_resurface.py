@@ -16,26 +16,14 @@ import aiohttp
 import pytest
 from reminders_support import isolated_stack
 from stack import Api, Worker
-from test_reminders_email import Mailbox, sent_to, set_confirmed_address
+from test_reminders_email import sent_to, set_confirmed_address, smtp_server  # noqa: F401 (a fixture)
 from test_reminders_webhooks import Receiver
 from test_websocket import connect, receive
 
-from streams.cli.embedded import free_port
 
 pytestmark = pytest.mark.integration
 
 SNOOZE = 2.0
-
-
-@pytest.fixture(scope="module")
-def smtp_server():
-    from aiosmtpd.controller import Controller
-
-    mailbox = Mailbox()
-    controller = Controller(mailbox, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    yield mailbox, controller.port
-    controller.stop()
 
 
 @pytest.fixture(scope="module")
