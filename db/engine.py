@@ -7,8 +7,9 @@ import json
 import time
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import AsyncIterator
+from typing import Any, AsyncIterator
 
+import asyncpg
 from sqlalchemy import exc as sa_exc
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
@@ -27,6 +28,8 @@ SERVER_SETTINGS = {"pg_trgm.word_similarity_threshold": "0.4", "plan_cache_mode"
 #: The client gives up on a statement this long after the server's statement_timeout should have
 #: cancelled it: a server that stopped answering (a network partition) must not hold a request forever.
 CLIENT_TIMEOUT_MARGIN = 2.0
+#: How much longer than a connect the lean pool waits for a free connection (see Database.connection).
+ACQUIRE_MARGIN = 0.5
 
 #: SQLSTATEs that mean "the database is unavailable right now", not "the request is wrong":
 #: connection exceptions (class 08), the server shutting down or starting (57P01-57P03), too many
@@ -37,6 +40,10 @@ _CANCELLED = "57014"
 #: deadlock_detected and serialization_failure: another transaction won; running it again may succeed.
 _CONFLICT_STATES = ("40P01", "40001")
 _RETRY = "retry shortly"
+
+
+class PoolTimeout(TimeoutError):
+    """No pooled connection became free in time: the service is overloaded."""
 
 
 @dataclass(frozen=True)
@@ -56,7 +63,7 @@ def describe_failure(
 ) -> Unavailable | None:
     """An Unavailable when `exc` means the database is unreachable or too slow right now (worth a
     503 and a retry), None for any other error (a bug, or a constraint the caller maps itself)."""
-    if isinstance(exc, sa_exc.TimeoutError):
+    if isinstance(exc, (sa_exc.TimeoutError, PoolTimeout)):
         return Unavailable("pool_timeout", f"no database connection became free within "
                                            f"{_limit(connect_timeout_ms)} (the service is overloaded); {_RETRY}")
     if isinstance(exc, sa_exc.DBAPIError):
@@ -68,6 +75,16 @@ def describe_failure(
                 or state.startswith("08") or state in _UNAVAILABLE_STATES):
             return Unavailable("unreachable", f"the database is not reachable right now; {_RETRY}")
         return None
+    if isinstance(exc, asyncpg.PostgresError):  # the lean path's raw connections
+        state = exc.sqlstate or ""
+        if state == _CANCELLED:
+            return Unavailable("statement_timeout", f"the database did not finish within "
+                                                    f"{_limit(statement_timeout_ms)} (statement timeout); {_RETRY}")
+        if state.startswith("08") or state in _UNAVAILABLE_STATES:
+            return Unavailable("unreachable", f"the database is not reachable right now; {_RETRY}")
+        return None
+    if isinstance(exc, (asyncpg.InterfaceError, asyncpg.exceptions.ConnectionDoesNotExistError)):
+        return Unavailable("unreachable", f"the database is not reachable right now; {_RETRY}")
     # TimeoutError before OSError, its base class: connecting, or the client-side statement bound.
     if isinstance(exc, (asyncio.TimeoutError, TimeoutError)):
         return Unavailable("timeout", f"the database did not answer in time; {_RETRY}")
@@ -81,7 +98,21 @@ def retry_kind(exc: BaseException) -> str | None:
     (again after a pause: see describe_failure) or None (not worth retrying)."""
     if isinstance(exc, sa_exc.DBAPIError) and (getattr(exc.orig, "sqlstate", None) or "") in _CONFLICT_STATES:
         return "conflict"
+    if isinstance(exc, asyncpg.PostgresError) and (exc.sqlstate or "") in _CONFLICT_STATES:
+        return "conflict"
     return "unavailable" if describe_failure(exc) is not None else None
+
+
+async def driver_connection(session: AsyncSession) -> Any:
+    """The asyncpg connection under an ORM session, inside the session's transaction: how code that holds
+    a session calls the lean path's query functions (db.tasks) without a second connection."""
+    connection = await session.connection()
+    raw = (await connection.get_raw_connection()).driver_connection
+    if not raw.is_in_transaction() and connection.get_isolation_level() != "AUTOCOMMIT":
+        # SQLAlchemy sends BEGIN lazily, with its first statement: make it begin now, so the
+        # statements run on the raw connection belong to the session's transaction.
+        await connection.exec_driver_sql("SELECT 1")
+    return raw
 
 
 def redact_url(url: str) -> str:
@@ -125,6 +156,9 @@ class Database:
     def __init__(self, url: str, *, pool_size: int = 10, echo: bool = False, statement_timeout_ms: int | None = None,
                  connect_timeout_ms: int | None = None) -> None:
         self.url = url
+        self.pool_size = pool_size
+        self._pool: asyncpg.Pool | None = None
+        self._pool_lock = asyncio.Lock()
         self.statement_timeout_ms = statement_timeout_ms or None
         self.connect_timeout_ms = connect_timeout_ms
         server_settings = dict(SERVER_SETTINGS)
@@ -146,6 +180,8 @@ class Database:
             **pool_options,
         )
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        self._server_settings = server_settings
+        self._connect_args = connect_args
         _observe(self.engine)
         # Same pool, no BEGIN/COMMIT round trips: for reads and for writes that are one statement.
         self.autocommit_sessions = async_sessionmaker(
@@ -164,6 +200,39 @@ class Database:
         async with self.autocommit_sessions() as session:
             yield session
 
+    async def pool(self) -> asyncpg.Pool:
+        """The lean path's own asyncpg pool, beside the ORM's: the hot routes run their prepared SQL on
+        it without a session (asyncpg prepares each statement text once per connection and reuses it)."""
+        if self._pool is None:
+            async with self._pool_lock:
+                if self._pool is None:
+                    dsn = make_url(self.url).set(drivername="postgresql").render_as_string(hide_password=False)
+                    options = {k: v for k, v in self._connect_args.items() if k != "server_settings"}
+                    self._pool = await asyncpg.create_pool(
+                        dsn, min_size=1, max_size=self.pool_size, server_settings=self._server_settings,
+                        max_inactive_connection_lifetime=60, **options)
+        return self._pool
+
+    @asynccontextmanager
+    async def connection(self) -> AsyncIterator[Any]:
+        """A raw asyncpg connection from the lean pool; statements autocommit unless the caller opens
+        a transaction on it (`async with conn.transaction()`)."""
+        pool = self._pool or await self.pool()
+        # Waiting for a free connection gets a little longer than connecting does, so that a server that
+        # does not answer a new connection fails as a connect timeout, not as an overloaded pool.
+        wait = self.connect_timeout_ms / 1000 + ACQUIRE_MARGIN if self.connect_timeout_ms else None
+        started = time.monotonic()
+        try:
+            conn = await pool.acquire(timeout=wait)
+        except asyncio.TimeoutError:
+            if wait is not None and time.monotonic() - started >= wait - 0.05:
+                raise PoolTimeout("no connection of the lean pool became free") from None
+            raise
+        try:
+            yield conn
+        finally:
+            await pool.release(conn)
+
     async def ping(self) -> None:
         async with self.engine.connect() as conn:
             await conn.execute(text("SELECT 1"))
@@ -174,6 +243,12 @@ class Database:
                                 connect_timeout_ms=self.connect_timeout_ms)
 
     async def dispose(self) -> None:
+        if self._pool is not None:
+            pool, self._pool = self._pool, None
+            try:
+                await asyncio.wait_for(pool.close(), timeout=5)
+            except (asyncio.TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+                pool.terminate()
         await self.engine.dispose()
 
     def __repr__(self) -> str:

@@ -14,6 +14,7 @@ from streams.events import TASK_EVENTS, build_envelope
 from .models import TaskEvent
 from .outbox import PUBLISH_LEASE, PendingEvent, insert_statement
 from .serialize import iso
+from .sql import positional
 
 __all__ = ["PendingEvent", "record_event", "task_history", "event_json", "events_since", "latest_seq"]
 
@@ -63,12 +64,13 @@ _OUTBOX_INSERT = insert_statement(
     FROM seq""",
     returning="id, (payload ->> 'seq')::bigint",
 )
-_STATEMENTS = {kind: text(_RECORD.format(task_write=sql, outbox_insert=_OUTBOX_INSERT))
+#: Each statement as asyncpg runs it ($n placeholders, prepared once per connection) and its argument names.
+_STATEMENTS = {kind: positional(_RECORD.format(task_write=sql, outbox_insert=_OUTBOX_INSERT))
                for kind, sql in _TASK_WRITES.items()}
 
 
 async def record_event(
-    session,
+    conn,
     *,
     user_id: str,
     task_id: uuid.UUID,
@@ -79,7 +81,8 @@ async def record_event(
     task_write: str | None = None,
     task: Any = None,
 ) -> PendingEvent:
-    """Append the audit row and the outbox row for one change, in the caller's transaction.
+    """Append the audit row and the outbox row for one change, in the caller's transaction (`conn` is an
+    asyncpg connection: db.engine.Database.connection(), or driver_connection(session)).
 
     With `task_write` ("insert", "update" or "delete") the same statement also writes `task`'s row.
     """
@@ -94,26 +97,22 @@ async def record_event(
         before=before,
         after=after,
     )
-    params: dict[str, Any] = {}
+    values: dict[str, Any] = {
+        "user_id": user_id,
+        "event_id": event_id,
+        "event_task_id": task_id,
+        "event_type": event_type,
+        "event_data": json.dumps({"before": before, "after": after, "changes": envelope["changes"]}),
+        "payload": json.dumps(envelope),
+        "topic": TASK_EVENTS,
+        "now": now,
+        "next_attempt_at": now + PUBLISH_LEASE,
+    }
     if task_write is not None:
-        params = {f"task_{column}": getattr(task, column) for column in _TASK_COLUMNS}
-    outbox_id, seq = (
-        await session.execute(
-            _STATEMENTS[task_write],
-            {
-                **params,
-                "user_id": user_id,
-                "event_id": event_id,
-                "event_task_id": task_id,
-                "event_type": event_type,
-                "event_data": json.dumps({"before": before, "after": after, "changes": envelope["changes"]}),
-                "payload": json.dumps(envelope),
-                "topic": TASK_EVENTS,
-                "now": now,
-                "next_attempt_at": now + PUBLISH_LEASE,
-            },
-        )
-    ).one()
+        for column in _TASK_COLUMNS:
+            values[f"task_{column}"] = getattr(task, column)
+    sql, names = _STATEMENTS[task_write]
+    outbox_id, seq = await conn.fetchrow(sql, *[values[name] for name in names])
     envelope["seq"] = seq
     return PendingEvent(outbox_id, event_id, TASK_EVENTS, user_id, envelope)
 

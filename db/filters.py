@@ -1,4 +1,4 @@
-"""The filter language's SQL compiler: a parsed filter (streams/rules/filterlang.py) as a SQLAlchemy predicate."""
+"""The filter language's SQL compiler: a parsed filter (streams/rules/filterlang.py) as a parameterised SQL predicate."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, SQLColumnExpression, and_, false, not_, or_
+from .sql import Params
 
 from streams.rules.filterlang import (
     AbsoluteDay,
@@ -39,26 +39,25 @@ __all__ = ["FilterColumns", "compile_filter"]
 
 @dataclass(frozen=True, slots=True)
 class FilterColumns:
-    """The SQL expressions a filter is compiled against.
+    """The SQL expressions (text) a filter is compiled against.
 
-    ``tags`` must use the PostgreSQL ``ARRAY`` type (its ``contains`` is ``@>``).
-    ``priority``, ``tags``, ``created_at`` and ``completed`` are assumed NOT NULL
-    and ``text_match(phrase, quoted)`` must return a Boolean-typed expression
-    (e.g. built with ``bool_op("@@")``) that never yields NULL: then every term
-    is a plain true/false predicate and ``!term`` is its exact complement.
+    ``tags`` must be a PostgreSQL ``text[]``. ``priority``, ``tags``, ``created_at`` and
+    ``completed`` are assumed NOT NULL and ``text_match(phrase, quoted, params)`` must return a
+    boolean SQL expression that never yields NULL: then every term is a plain true/false predicate
+    and ``!term`` is its exact complement.
     """
 
-    priority: SQLColumnExpression[Any]
-    tags: SQLColumnExpression[Any]
-    due_date: SQLColumnExpression[Any]
-    created_at: SQLColumnExpression[Any]
-    completed: SQLColumnExpression[Any]
-    recurring_task_id: SQLColumnExpression[Any]
-    text_match: Callable[[str, bool], ColumnElement[bool]]
+    priority: str
+    tags: str
+    due_date: str
+    created_at: str
+    completed: str
+    recurring_task_id: str
+    text_match: Callable[[str, bool, Params], str]
 
 
-def compile_filter(node: Node, *, now: datetime, tz: ZoneInfo, columns: FilterColumns) -> ColumnElement[bool]:
-    """Compile a parsed filter to a boolean SQL expression; every user value is a bound parameter.
+def compile_filter(node: Node, *, now: datetime, tz: ZoneInfo, columns: FilterColumns, params: Params) -> str:
+    """Compile a parsed filter to a boolean SQL expression; every user value is an argument in `params`.
 
     Dates resolve against ``now`` in the user's zone ``tz``; every bound becomes
     a UTC instant:
@@ -84,7 +83,7 @@ def compile_filter(node: Node, *, now: datetime, tz: ZoneInfo, columns: FilterCo
     """
     if now.tzinfo is None or now.utcoffset() is None:
         raise ValueError("compile_filter needs a timezone-aware 'now'")
-    return _Compiler(now, tz, columns).compile(node)
+    return _Compiler(now, tz, columns, params).compile(node)
 
 
 _ORDERING: dict[str, Callable[[Any, Any], Any]] = {
@@ -93,6 +92,10 @@ _ORDERING: dict[str, Callable[[Any, Any], Any]] = {
     ">": operator.gt,
     ">=": operator.ge,
 }
+
+
+#: Terms that compile to more than one predicate: parenthesised as an operand of AND or OR.
+_COMPOUND = (And, Or, DateTerm, Overdue)
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,70 +116,81 @@ class _Bound:
 
 
 class _Compiler:
-    def __init__(self, now: datetime, tz: ZoneInfo, columns: FilterColumns) -> None:
+    def __init__(self, now: datetime, tz: ZoneInfo, columns: FilterColumns, params: Params) -> None:
         self._now = now.astimezone(UTC)
         self._local_now = now.astimezone(tz)
         self._tz = tz
         self._columns = columns
+        self._p = params
 
-    def compile(self, node: Node) -> ColumnElement[bool]:
-        cols = self._columns
+    def compile(self, node: Node) -> str:
+        cols, p = self._columns, self._p
         match node:
             case And(operands):
-                return and_(*(self.compile(operand) for operand in operands))
+                return " AND ".join(self._operand(operand) for operand in operands)
             case Or(operands):
-                return or_(*(self.compile(operand) for operand in operands))
+                return " OR ".join(self._operand(operand) for operand in operands)
+            case Not(DoneTerm(done)):  # "IS NOT true" reads better than "NOT (... IS true)", and means the same
+                return self.compile(DoneTerm(not done))
             case Not(operand):
-                return not_(self.compile(operand))
+                return f"NOT ({self.compile(operand)})"
             case PriorityTerm(op, level):
                 return self._priority(op, level)
             case TagTerm(tag):
-                return cols.tags.contains([tag])
+                return f"{cols.tags} @> {p([tag], 'text[]')}"
             case DateTerm("due", op, value):
                 # NULL-safe, so that "!due<7d" also matches tasks without a due date.
-                return and_(cols.due_date.is_not(None), self._compare(cols.due_date, op, value))
+                return f"{cols.due_date} IS NOT NULL AND {self._compare(cols.due_date, op, value)}"
             case DateTerm(_, op, value):
                 return self._compare(cols.created_at, op, value)
             case NoDueDate():
-                return cols.due_date.is_(None)
+                return f"{cols.due_date} IS NULL"
             case DoneTerm(done):
-                return cols.completed.is_(True) if done else cols.completed.is_not(True)
+                return f"{cols.completed} IS true" if done else f"{cols.completed} IS NOT true"
             case RecurringTerm(recurring):
-                return cols.recurring_task_id.is_not(None) if recurring else cols.recurring_task_id.is_(None)
+                return f"{cols.recurring_task_id} IS {'NOT NULL' if recurring else 'NULL'}"
             case Overdue():
-                return and_(cols.due_date.is_not(None), cols.due_date < self._now, cols.completed.is_not(True))
+                return (f"{cols.due_date} IS NOT NULL AND {cols.due_date} < {p(self._now, 'timestamptz')} "
+                        f"AND {cols.completed} IS NOT true")
             case TextTerm(text, quoted):
-                return cols.text_match(text, quoted)
+                return cols.text_match(text, quoted, p)
         raise TypeError(f"not a filter node: {node!r}")
 
-    def _priority(self, op: Comparison, level: Priority) -> ColumnElement[bool]:
+    def _operand(self, node: Node) -> str:
+        sql = self.compile(node)
+        return f"({sql})" if isinstance(node, _COMPOUND) else sql
+
+    def _priority(self, op: Comparison, level: Priority) -> str:
         column = self._columns.priority
         if op == ":":
-            return column == level.name
+            return f"{column} = {self._p(level.name)}"
         # An ordering over a text column is spelled out as the levels it admits.
         names = [p.name for p in Priority if _ORDERING[op](p, level)]
-        return column.in_(names) if names else false()
+        return f"{column} IN ({', '.join(self._p(name) for name in names)})" if names else "false"
 
-    def _compare(self, column: SQLColumnExpression[Any], op: Comparison, ref: DateRef) -> ColumnElement[bool]:
+    def _compare(self, column: str, op: Comparison, ref: DateRef) -> str:
         resolved = self._resolve(ref)
+        at = self._instant
         if op == ":":
             span = self._day_of(resolved.at) if isinstance(resolved, _Instant) else resolved
             if isinstance(span, _Bound):
                 span = span.last_day
-            return and_(column >= span.start, column < span.end)
+            return f"{column} >= {at(span.start)} AND {column} < {at(span.end)}"
         if isinstance(resolved, _Instant):
-            exact: ColumnElement[bool] = _ORDERING[op](column, resolved.at)
-            return exact
+            return f"{column} {op} {at(resolved.at)}"
         if isinstance(resolved, _Bound):
-            return column < resolved.end if op in ("<", "<=") else column >= resolved.end
+            return f"{column} < {at(resolved.end)}" if op in ("<", "<=") else f"{column} >= {at(resolved.end)}"
         # A day is half-open, so "<=D" stops where the next day starts and ">D" starts there.
         if op == "<":
-            return column < resolved.start
+            return f"{column} < {at(resolved.start)}"
         if op == "<=":
-            return column < resolved.end
+            return f"{column} < {at(resolved.end)}"
         if op == ">":
-            return column >= resolved.end
-        return column >= resolved.start
+            return f"{column} >= {at(resolved.end)}"
+        return f"{column} >= {at(resolved.start)}"
+
+    def _instant(self, value: datetime) -> str:
+        return self._p(value, "timestamptz")
 
     def _resolve(self, ref: DateRef) -> _Span | _Instant | _Bound:
         today = self._local_now.date()

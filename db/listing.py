@@ -1,4 +1,4 @@
-"""Listing tasks: filters, full-text search, sort orders and keyset cursors, built as bound SQL."""
+"""Listing tasks: filters, full-text search, sort orders and keyset cursors, built as parameterised SQL text."""
 
 from __future__ import annotations
 
@@ -8,38 +8,20 @@ import re
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Any
 from zoneinfo import ZoneInfo
-
-from sqlalchemy import (
-    ColumnElement,
-    Numeric,
-    Select,
-    and_,
-    cast,
-    func,
-    literal,
-    literal_column,
-    not_,
-    or_,
-    select,
-    true,
-    tuple_,
-)
 
 from streams.rules.filterlang import Node
 
 from .errors import Invalid
 from .filters import FilterColumns, compile_filter
-from .models import Task, UserTaskCounts
+from .sql import Params
 
 PRIORITY_RANK = {"LOW": 1, "MEDIUM": 2, "HIGH": 3}
 SORT_KEYS = ("due_date", "priority", "created_at", "updated_at", "completed_at", "title")
 RELEVANCE = "relevance"
 FTS_CONFIG = "english"
-INFINITY = literal_column("'infinity'::timestamptz")
-MINUS_INFINITY = literal_column("'-infinity'::timestamptz")
 
 
 class CursorError(Invalid):
@@ -94,6 +76,31 @@ class ListSpec:
         return "desc" if self.sort in ("created_at", "updated_at", "completed_at", RELEVANCE) else "asc"
 
 
+# The wire shape ---------------------------------------------------------------------------------
+
+
+def wire_instant(column: str) -> str:
+    """SQL writing a timestamptz as streams.events.iso does: UTC, ending in Z, microseconds only when nonzero."""
+    return (f"CASE WHEN {column} IS NULL THEN NULL WHEN date_part('microseconds', {column})::int % 1000000 = 0 "
+            f"THEN to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') "
+            f"ELSE to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') END")
+
+
+#: A task as PostgreSQL writes it: the JSON db.serialize.task_snapshot gives (same keys, order and values),
+#: so a page is passed through to the client without building a Python object per row.
+TASK_JSON = (
+    "json_build_object('id', tasks.id, 'user_id', tasks.user_id, 'title', tasks.title, "
+    "'description', tasks.description, 'completed', tasks.completed, "
+    f"'completed_at', {wire_instant('tasks.completed_at')}, 'due_date', {wire_instant('tasks.due_date')}, "
+    "'priority', tasks.priority, 'tags', tasks.tags, 'recurring_task_id', tasks.recurring_task_id, "
+    f"'version', tasks.version, 'created_at', {wire_instant('tasks.created_at')}, "
+    f"'updated_at', {wire_instant('tasks.updated_at')})"
+)
+
+#: One task of one user, as JSON text with its version (the ETag).
+GET_SQL = f"SELECT {TASK_JSON}::text, tasks.version FROM tasks WHERE tasks.id = $1 AND tasks.user_id = $2"
+
+
 # Search ----------------------------------------------------------------------------------------
 
 _PHRASE = re.compile(r'"([^"]*)"')
@@ -107,125 +114,126 @@ def split_search(text: str) -> tuple[list[str], list[str]]:
     return [p for p in phrases if p], loose
 
 
-def _prefix_query(words: list[str]) -> ColumnElement[Any]:
-    # Every word stemmed and matched as a prefix while typing: "meet" finds "meeting", "meetings".
-    return func.to_tsquery(FTS_CONFIG, " & ".join(f"{w}:*" for w in words))
+def prefix_query(words: list[str]) -> str:
+    """Every word stemmed and matched as a prefix while typing: "meet" finds "meeting", "meetings"."""
+    return " & ".join(f"{w}:*" for w in words)
 
 
-def text_match(text: str, quoted: bool) -> ColumnElement[bool]:
+def text_match(text: str, quoted: bool, p: Params) -> str:
     """Full-text match of one search term; loose words also match titles by trigram similarity."""
     if quoted:
         phrase = " ".join(_WORD.findall(text))
         if not phrase:
-            return true()
-        return Task.search_vector.bool_op("@@")(func.phraseto_tsquery(FTS_CONFIG, phrase))
+            return "true"
+        return f"tasks.search_vector @@ phraseto_tsquery('{FTS_CONFIG}', {p(phrase)})"
     words = _WORD.findall(text)
     if not words:
-        return true()
-    fts = Task.search_vector.bool_op("@@")(_prefix_query(words))
+        return "true"
     # title %> words: word similarity above pg_trgm.word_similarity_threshold (set per connection).
-    return or_(fts, Task.title.bool_op("%>")(" ".join(words)))
+    return (f"(tasks.search_vector @@ to_tsquery('{FTS_CONFIG}', {p(prefix_query(words))}) "
+            f"OR tasks.title %> {p(' '.join(words))})")
 
 
-def search_condition(text: str) -> ColumnElement[bool]:
+def search_condition(text: str, p: Params) -> str:
     phrases, words = split_search(text)
-    terms = [text_match(p, True) for p in phrases]
+    terms = [text_match(phrase, True, p) for phrase in phrases]
     if words:
-        terms.append(text_match(" ".join(words), False))
-    return and_(*terms) if terms else true()
+        terms.append(text_match(" ".join(words), False, p))
+    return " AND ".join(terms) if terms else "true"
 
 
-def relevance(text: str) -> ColumnElement[float]:
+def relevance(text: str, p: Params) -> str:
     phrases, words = split_search(text)
-    parts: list[ColumnElement[Any]] = []
-    for phrase in phrases:
-        parts.append(func.ts_rank(Task.search_vector, func.phraseto_tsquery(FTS_CONFIG, phrase)))
+    parts = [f"ts_rank(tasks.search_vector, phraseto_tsquery('{FTS_CONFIG}', {p(phrase)}))" for phrase in phrases]
     if words:
-        parts.append(func.ts_rank(Task.search_vector, _prefix_query(words)))
-        parts.append(func.word_similarity(" ".join(words), Task.title))
+        parts.append(f"ts_rank(tasks.search_vector, to_tsquery('{FTS_CONFIG}', {p(prefix_query(words))}))")
+        parts.append(f"word_similarity({p(' '.join(words))}, tasks.title)")
     if not parts:  # nothing searchable, e.g. only punctuation: every task ranks alike (ties broken by id)
-        parts.append(literal(0))
-    rank = parts[0]
-    for part in parts[1:]:
-        rank = rank + part
+        parts.append("0")
     # Rounded numeric, so the value a cursor carries compares exactly on the next page.
-    return func.round(cast(rank, Numeric), 6)
+    return f"round(({' + '.join(parts)})::numeric, 6)"
 
 
 # Filters ---------------------------------------------------------------------------------------
 
 FILTER_COLUMNS = FilterColumns(
-    priority=Task.priority,
-    tags=Task.tags,
-    due_date=Task.due_date,
-    created_at=Task.created_at,
-    completed=Task.completed,
-    recurring_task_id=Task.recurring_task_id,
+    priority="tasks.priority",
+    tags="tasks.tags",
+    due_date="tasks.due_date",
+    created_at="tasks.created_at",
+    completed="tasks.completed",
+    recurring_task_id="tasks.recurring_task_id",
     text_match=text_match,
 )
 
 
-def conditions(user_id: str, spec: ListSpec, now: datetime) -> list[ColumnElement[bool]]:
-    where: list[ColumnElement[bool]] = [Task.user_id == user_id]
+def conditions(spec: ListSpec, now: datetime, p: Params) -> list[str]:
+    """The WHERE terms after `tasks.user_id = $1` (the caller puts the user id first in `p`)."""
+    where = ["tasks.user_id = $1"]
     if spec.priorities:
         # The rank, not the text: (user_id, priority_rank, id) is indexed, so this filter and its
         # count read the index instead of every one of the user's rows.
-        where.append(Task.priority_rank.in_([PRIORITY_RANK[p] for p in spec.priorities]))
+        where.append(f"tasks.priority_rank = ANY({p([PRIORITY_RANK[x] for x in spec.priorities], 'smallint[]')})")
     if spec.tags:
-        where.append(Task.tags.contains(list(spec.tags)) if spec.tags_mode == "all" else Task.tags.overlap(list(spec.tags)))
+        where.append(f"tasks.tags {'@>' if spec.tags_mode == 'all' else '&&'} {p(list(spec.tags), 'text[]')}")
     if spec.completed is not None:
-        where.append(Task.completed.is_(spec.completed))
+        where.append(f"tasks.completed IS {'true' if spec.completed else 'false'}")
     if spec.due_before is not None:
-        where.append(Task.due_date < spec.due_before)
+        where.append(f"tasks.due_date < {p(spec.due_before, 'timestamptz')}")
     if spec.due_after is not None:
-        where.append(Task.due_date > spec.due_after)
+        where.append(f"tasks.due_date > {p(spec.due_after, 'timestamptz')}")
     if spec.overdue is not None:
-        overdue = and_(Task.due_date < now, Task.completed.is_(False))
-        where.append(overdue if spec.overdue else not_(func.coalesce(overdue, False)))
+        overdue = f"tasks.due_date < {p(now, 'timestamptz')} AND tasks.completed IS false"
+        where.append(f"({overdue})" if spec.overdue else f"NOT coalesce({overdue}, false)")
     if spec.has_due_date is not None:
-        where.append(Task.due_date.is_not(None) if spec.has_due_date else Task.due_date.is_(None))
+        where.append(f"tasks.due_date IS {'NOT NULL' if spec.has_due_date else 'NULL'}")
     if spec.recurring is not None:
-        where.append(Task.recurring_task_id.is_not(None) if spec.recurring else Task.recurring_task_id.is_(None))
+        where.append(f"tasks.recurring_task_id IS {'NOT NULL' if spec.recurring else 'NULL'}")
     if spec.created_after is not None:
-        where.append(Task.created_at > spec.created_after)
+        where.append(f"tasks.created_at > {p(spec.created_after, 'timestamptz')}")
     if spec.created_before is not None:
-        where.append(Task.created_at < spec.created_before)
+        where.append(f"tasks.created_at < {p(spec.created_before, 'timestamptz')}")
     if spec.search:
-        where.append(search_condition(spec.search))
+        where.append(search_condition(spec.search, p))
     if spec.filter is not None:
-        where.append(compile_filter(spec.filter, now=now, tz=spec.tz, columns=FILTER_COLUMNS))
+        where.append(f"({compile_filter(spec.filter, now=now, tz=spec.tz, columns=FILTER_COLUMNS, params=p)})")
     return where
 
 
 # Sorting and cursors ---------------------------------------------------------------------------
 
+_COLUMNS = {"priority": "tasks.priority_rank", "created_at": "tasks.created_at", "updated_at": "tasks.updated_at",
+            "title": "tasks.title"}
 
-def sort_expression(spec: ListSpec) -> ColumnElement[Any]:
+
+def sort_expression(spec: ListSpec, p: Params) -> str:
     """The sort key; missing due/completion dates map to an infinity that sorts last in either order."""
     sort, order = spec.sort, spec.order
     if sort == RELEVANCE:
-        return relevance(spec.search or "")
+        return relevance(spec.search or "", p)
     if sort in ("due_date", "completed_at"):
-        column = Task.due_date if sort == "due_date" else Task.completed_at
-        return func.coalesce(column, INFINITY if order == "asc" else MINUS_INFINITY)
-    return {"priority": Task.priority_rank, "created_at": Task.created_at, "updated_at": Task.updated_at,
-            "title": Task.title}[sort]
+        return f"coalesce(tasks.{sort}, '{'infinity' if order == 'asc' else '-infinity'}'::timestamptz)"
+    return _COLUMNS[sort]
 
 
-def _key_value(task: Any, spec: ListSpec, rank: Any) -> Any:
+def cursor_value(spec: ListSpec, value: Any) -> Any:
+    """The JSON value a cursor carries for a row whose sort column (or rank) is `value`."""
     sort = spec.sort
     if sort == RELEVANCE:
-        return str(rank)
-    if sort == "priority":
-        return task.priority_rank
-    value = getattr(task, sort)
+        return str(value)
     if value is None:
         return "inf" if spec.order == "asc" else "-inf"
     return value.isoformat() if isinstance(value, datetime) else value
 
 
 def encode_cursor(spec: ListSpec, task: Any, rank: Any = None) -> str:
-    data = {"s": spec.sort, "o": spec.order, "v": _key_value(task, spec, rank), "i": str(task.id)}
+    """The cursor after `task` (anything with the sort column and `id`; `rank` for relevance)."""
+    value = rank if spec.sort == RELEVANCE else getattr(task, "priority_rank" if spec.sort == "priority" else spec.sort)
+    return cursor_token(spec, cursor_value(spec, value), task.id)
+
+
+def cursor_token(spec: ListSpec, value: Any, ident: uuid.UUID | str) -> str:
+    data = {"s": spec.sort, "o": spec.order, "v": value, "i": str(ident)}
     return base64.urlsafe_b64encode(json.dumps(data, separators=(",", ":")).encode()).decode().rstrip("=")
 
 
@@ -237,24 +245,29 @@ def decode_cursor(raw: str) -> CursorKey:
         raise CursorError("is not a cursor this API returned; pass next_cursor unchanged") from None
 
 
-def _bound(spec: ListSpec, cursor: CursorKey) -> Any:
+def _bound(spec: ListSpec, cursor: CursorKey, p: Params) -> str:
     if cursor.sort != spec.sort or cursor.order != spec.order:
         raise CursorError("was made for another sort order; start again without it")
     value = cursor.value
+    if spec.sort == RELEVANCE:
+        try:
+            return p(Decimal(str(value)), "numeric")
+        except (TypeError, ValueError, ArithmeticError, InvalidOperation):
+            raise CursorError("is damaged; start again without it") from None
     if spec.sort in ("due_date", "completed_at", "created_at", "updated_at"):
         if value in ("inf", "-inf"):
-            return INFINITY if value == "inf" else MINUS_INFINITY
+            return f"'{'infinity' if value == 'inf' else '-infinity'}'::timestamptz"
         try:
-            return datetime.fromisoformat(value)
+            return p(datetime.fromisoformat(value), "timestamptz")
         except (TypeError, ValueError):
             raise CursorError("is damaged; start again without it") from None
     if spec.sort == "priority":
-        if not isinstance(value, int):
+        if not isinstance(value, int) or isinstance(value, bool):
             raise CursorError("is damaged; start again without it")
-        return value
+        return p(value, "smallint")
     if not isinstance(value, str):
         raise CursorError("is damaged; start again without it")
-    return value
+    return p(value, "text")
 
 
 #: Past this many matches a filtered total stops counting: `total` is then COUNT_CAP and not exact.
@@ -270,51 +283,46 @@ def unfiltered(spec: ListSpec) -> bool:
     )
 
 
-def count_query(user_id: str, spec: ListSpec, where: list[ColumnElement[bool]]) -> Select:
+def _count(spec: ListSpec, where: list[str]) -> str:
     """The total: exact and O(1) from the trigger-kept counts when unfiltered, else counted up to COUNT_CAP + 1."""
     if unfiltered(spec):
-        counts = UserTaskCounts
-        column = {None: counts.total, True: counts.completed, False: counts.total - counts.completed}[spec.completed]
-        found = select(column).where(counts.user_id == user_id).scalar_subquery()
-        return select(func.coalesce(found, 0))
-    capped = select(literal(1)).select_from(Task).where(*where).limit(COUNT_CAP + 1).subquery()
-    return select(func.count()).select_from(capped)
+        column = {None: "total", True: "completed", False: "total - completed"}[spec.completed]
+        return f"coalesce((SELECT {column} FROM user_task_counts WHERE user_id = $1), 0)"
+    return f"(SELECT count(*) FROM (SELECT 1 FROM tasks WHERE {' AND '.join(where)} LIMIT {COUNT_CAP + 1}) AS capped)"
 
 
-#: What a listing returns of each task (not the search document).
-TASK_COLUMNS = tuple(c for c in Task.__table__.c if c.name != "search_vector")
+def _cursor_column(spec: ListSpec, key: str) -> str:
+    if spec.sort == RELEVANCE:
+        return key
+    return _COLUMNS["priority"] if spec.sort == "priority" else f"tasks.{spec.sort}"
 
 
-def list_query(user_id: str, spec: ListSpec, now: datetime) -> tuple[Select, Select]:
-    """The page (limit + 1 rows, to know whether more follow) with the total as a column, and the count alone.
+def list_sql(user_id: str, spec: ListSpec, now: datetime) -> tuple[str, list[Any]]:
+    """The page (limit + 1 rows, to know whether more follow), each row the task's JSON text, its id,
+    its cursor value and the total; with its arguments.
 
     The total rides along as an uncorrelated scalar subquery, which PostgreSQL evaluates once: one
-    round trip per page. Only an empty page needs the count query on its own.
+    round trip per page. Only an empty page needs count_sql on its own.
     """
-    where = conditions(user_id, spec, now)
-    key = sort_expression(spec)
-    descending = spec.order == "desc"
+    p = Params(user_id)
+    where = conditions(spec, now, p)
+    key = sort_expression(spec, p)
+    direction = "DESC" if spec.order == "desc" else "ASC"
     page_where = list(where)
     if spec.cursor is not None:
-        if spec.sort == RELEVANCE:
-            if spec.cursor.sort != RELEVANCE or spec.cursor.order != spec.order:
-                raise CursorError("was made for another sort order; start again without it")
-            try:
-                bound: Any = literal(Decimal(str(spec.cursor.value)), Numeric)
-            except (TypeError, ValueError, ArithmeticError):
-                raise CursorError("is damaged; start again without it") from None
-        else:
-            bound = _bound(spec, spec.cursor)
-        row, after = tuple_(key, Task.id), tuple_(bound, spec.cursor.id)
-        page_where.append(row < after if descending else row > after)
-    count = count_query(user_id, spec, where)
-    order = [key.desc(), Task.id.desc()] if descending else [key.asc(), Task.id.asc()]
-    page = (
-        select(*TASK_COLUMNS, key.label("sort_key"), count.scalar_subquery().label("total"))
-        .where(*page_where)
-        .order_by(*order)
-        .limit(spec.limit + 1)
-    )
+        if spec.sort == RELEVANCE and (spec.cursor.sort != RELEVANCE or spec.cursor.order != spec.order):
+            raise CursorError("was made for another sort order; start again without it")
+        bound = _bound(spec, spec.cursor, p)
+        page_where.append(f"({key}, tasks.id) {'<' if spec.order == 'desc' else '>'} ({bound}, {p(spec.cursor.id)})")
+    sql = (f"SELECT {TASK_JSON}::text, tasks.id, {_cursor_column(spec, key)}, {_count(spec, where)} "
+           f"FROM tasks WHERE {' AND '.join(page_where)} "
+           f"ORDER BY {key} {direction}, tasks.id {direction} LIMIT {p(spec.limit + 1)}")
     if spec.cursor is None and spec.offset:
-        page = page.offset(spec.offset)
-    return page, count
+        sql += f" OFFSET {p(spec.offset)}"
+    return sql, p.args
+
+
+def count_sql(user_id: str, spec: ListSpec, now: datetime) -> tuple[str, list[Any]]:
+    """The total alone, for a page that came back empty."""
+    p = Params(user_id)
+    return f"SELECT {_count(spec, conditions(spec, now, p))}", p.args

@@ -24,6 +24,7 @@ from sqlalchemy import func, select, text
 from streams.rules.recurrence import Rule, next_occurrence, parse_rule, slots
 from streams.rules.reminders import format_duration
 
+from .engine import driver_connection
 from .errors import Conflict, NotFound, VersionConflict
 from .events import PendingEvent
 from .models import RecurrenceOccurrence, RecurringTask, Task
@@ -178,7 +179,7 @@ async def materialise(session, planned: list[Planned], *, now: datetime) -> tupl
             continue
         template = p.template
         task, event = await create_task(
-            session,
+            await driver_connection(session),
             template.user_id,
             {
                 "title": template.title,
@@ -461,8 +462,9 @@ async def delete_template(
         )
     ).scalars().all()
     events: list[PendingEvent] = []
+    conn = await driver_connection(session)
     for task_id in task_ids:
-        _, event = await modify_task(session, user_id, task_id, lambda task: {"recurring_task_id": None}, now=now)
+        _, event = await modify_task(conn, user_id, task_id, lambda task: {"recurring_task_id": None}, now=now)
         if event is not None:
             events.append(event)
     await session.delete(template)

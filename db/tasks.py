@@ -1,106 +1,137 @@
-"""Task queries and writes: each write changes the row and appends its audit and outbox rows atomically."""
+"""Task queries and writes on the lean path: SQL prepared once per asyncpg connection, no ORM session.
+
+Each write changes the row and appends its audit and outbox rows in one statement (db.events.record_event).
+Functions take an asyncpg connection: `Database.connection()`, or `driver_connection(session)` inside a
+caller's ORM transaction.
+"""
 
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Callable
 
-from sqlalchemy import select
-
 from .errors import NotFound, VersionConflict
 from .events import PendingEvent, record_event
-from .listing import ListSpec, encode_cursor, list_query
-from .models import Task
+from .listing import GET_SQL, ListSpec, count_sql, cursor_token, cursor_value, list_sql
 from .serialize import task_snapshot
 
 #: Fields a client may change through the API.
 MUTABLE_FIELDS = ("title", "description", "due_date", "priority", "tags", "completed")
 
 
-async def get_task(session, user_id: str, task_id: uuid.UUID) -> Task | None:
-    return (
-        await session.execute(select(Task).where(Task.id == task_id, Task.user_id == user_id))
-    ).scalar_one_or_none()
+@dataclass(slots=True)
+class TaskRow:
+    """A task's columns as the API shows them (db.serialize.task_snapshot takes it like a Task)."""
+
+    id: uuid.UUID
+    user_id: str
+    title: str
+    description: str | None
+    completed: bool
+    completed_at: datetime | None
+    due_date: datetime | None
+    priority: str
+    tags: list[str] = field(default_factory=list)
+    recurring_task_id: uuid.UUID | None = None
+    version: int = 1
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
 
 
-async def list_tasks(
-    session, user_id: str, spec: ListSpec, *, now: datetime
-) -> tuple[list[Any], int, str | None]:
-    """One page of the user's tasks (rows with task attributes), the total that match (at most
-    COUNT_CAP + 1 when filtered: the caller reports a larger count as not exact), and the next cursor."""
-    page, count = list_query(user_id, spec, now)
-    connection = await session.connection()  # Core execution: rows, no ORM instances
-    tasks = (await connection.execute(page)).all()
-    total = tasks[0].total if tasks else (await connection.execute(count)).scalar_one()
+_ROW_COLUMNS = ", ".join(TaskRow.__dataclass_fields__)
+_LOCK_SQL = f"SELECT {_ROW_COLUMNS} FROM tasks WHERE id = $1 AND user_id = $2 FOR UPDATE"
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """One page of a listing: each task's JSON text (as PostgreSQL wrote it), the total and the next cursor."""
+
+    tasks: list[str]
+    total: int
+    next_cursor: str | None
+
+
+async def get_task_json(conn, user_id: str, task_id: uuid.UUID) -> tuple[str, int] | None:
+    """The task's JSON text and version, or None when the user has no such task."""
+    row = await conn.fetchrow(GET_SQL, task_id, user_id)
+    return (row[0], row[1]) if row is not None else None
+
+
+async def list_tasks(conn, user_id: str, spec: ListSpec, *, now: datetime) -> Page:
+    """One page of the user's tasks; the total counts at most COUNT_CAP + 1 matches when filtered."""
+    sql, args = list_sql(user_id, spec, now)
+    rows = await conn.fetch(sql, *args)
+    if rows:
+        total = rows[0][3]
+    else:
+        sql, args = count_sql(user_id, spec, now)
+        total = await conn.fetchval(sql, *args)
     next_cursor = None
-    if len(tasks) > spec.limit:
-        last = tasks[spec.limit - 1]
-        next_cursor = encode_cursor(spec, last, last.sort_key)
-    return tasks[: spec.limit], total, next_cursor
+    if len(rows) > spec.limit:
+        last = rows[spec.limit - 1]
+        next_cursor = cursor_token(spec, cursor_value(spec, last[2]), last[1])
+        rows = rows[: spec.limit]
+    return Page([row[0] for row in rows], total, next_cursor)
 
 
-async def create_task(session, user_id: str, fields: dict[str, Any], *, now: datetime) -> tuple[Task, PendingEvent]:
-    """Insert the task and record its `created` event: two statements in the caller's transaction."""
+async def create_task(conn, user_id: str, fields: dict[str, Any], *, now: datetime) -> tuple[TaskRow, PendingEvent]:
+    """Insert the task with its audit and outbox rows: one statement, atomic on its own."""
     completed = bool(fields.get("completed", False))
-    task = Task(
+    task = TaskRow(
         id=uuid.uuid4(),
         user_id=user_id,
         title=fields["title"],
         description=fields.get("description"),
+        completed=completed,
+        completed_at=now if completed else None,
         due_date=fields.get("due_date"),
         priority=fields.get("priority", "MEDIUM"),
         tags=list(fields.get("tags", [])),
-        completed=completed,
-        completed_at=now if completed else None,
         recurring_task_id=fields.get("recurring_task_id"),
         version=1,
         created_at=now,
         updated_at=now,
     )
-    # The row, its audit row and its outbox row in one statement; the transient Task above is what
-    # the caller serialises (nothing needs to come back from the database).
     event = await record_event(
-        session, user_id=user_id, task_id=task.id, event_type="created", before=None,
+        conn, user_id=user_id, task_id=task.id, event_type="created", before=None,
         after=task_snapshot(task), now=now, task_write="insert", task=task,
     )
     return task, event
 
 
-async def _locked(session, user_id: str, task_id: uuid.UUID, expected_version: int | None) -> Task:
-    task = (
-        await session.execute(select(Task).where(Task.id == task_id, Task.user_id == user_id).with_for_update())
-    ).scalar_one_or_none()
-    if task is None:
+async def _locked(conn, user_id: str, task_id: uuid.UUID, expected_version: int | None) -> TaskRow:
+    row = await conn.fetchrow(_LOCK_SQL, task_id, user_id)
+    if row is None:
         raise NotFound("task", task_id)
+    task = TaskRow(*row)
     if expected_version is not None and task.version != expected_version:
         raise VersionConflict("task", task_id, expected=expected_version, current=task.version)
     return task
 
 
 async def modify_task(
-    session,
+    conn,
     user_id: str,
     task_id: uuid.UUID,
-    mutate: Callable[[Task], dict[str, Any]],
+    mutate: Callable[[TaskRow], dict[str, Any]],
     *,
     now: datetime,
     expected_version: int | None = None,
-) -> tuple[Task, PendingEvent | None]:
-    """Apply `mutate(task) -> {field: new value}` under a row lock.
+) -> tuple[TaskRow, PendingEvent | None]:
+    """Apply `mutate(task) -> {field: new value}` under a row lock, in the caller's transaction.
 
     A change that alters nothing writes nothing and emits no event. Locks are taken in one order
     across the app: a recurring template, then its tasks (by id), then the user's sequence row
     (record_event); a caller changing several tasks locks them all before the first write.
     """
-    task = await _locked(session, user_id, task_id, expected_version)
+    task = await _locked(conn, user_id, task_id, expected_version)
     wanted = mutate(task)
     changed = {k: v for k, v in wanted.items() if getattr(task, k) != v}
     if not changed:
         return task, None
     before = task_snapshot(task)
-    # Detached, so the ORM does not flush it: record_event writes the row in its own statement.
-    session.expunge(task)
     for key, value in changed.items():
         setattr(task, key, value)
     if "completed" in changed:
@@ -111,19 +142,17 @@ async def modify_task(
     task.version += 1
     task.updated_at = now
     event = await record_event(
-        session, user_id=user_id, task_id=task.id, event_type=event_type, before=before,
+        conn, user_id=user_id, task_id=task.id, event_type=event_type, before=before,
         after=task_snapshot(task), now=now, task_write="update", task=task,
     )
     return task, event
 
 
 async def delete_task(
-    session, user_id: str, task_id: uuid.UUID, *, now: datetime, expected_version: int | None = None
+    conn, user_id: str, task_id: uuid.UUID, *, now: datetime, expected_version: int | None = None
 ) -> PendingEvent:
-    task = await _locked(session, user_id, task_id, expected_version)
-    before = task_snapshot(task)
-    session.expunge(task)
+    task = await _locked(conn, user_id, task_id, expected_version)
     return await record_event(
-        session, user_id=user_id, task_id=task_id, event_type="deleted", before=before, after=None, now=now,
-        task_write="delete", task=task,
+        conn, user_id=user_id, task_id=task_id, event_type="deleted", before=task_snapshot(task), after=None,
+        now=now, task_write="delete", task=task,
     )

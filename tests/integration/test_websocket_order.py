@@ -6,9 +6,10 @@ import asyncio
 import uuid
 from datetime import datetime, timezone
 
+import asyncpg
 import pytest
 from faults_support import wait_outbox_drained
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.engine import make_url
 from stack import Api, Worker
 from test_websocket import connect, receive
 
@@ -28,16 +29,16 @@ def second_worker(postgres, broker, tmp_path_factory):
 async def commit_without_sending(database_url: str, user_id: str, task: dict, title: str) -> int:
     """A change whose writer committed it and then failed to send it: its audit row and outbox row exist,
     and the outbox relay's sweep sends it once the publish lease has passed, after later changes went out."""
-    engine = create_async_engine(database_url)
+    connection = await asyncpg.connect(make_url(database_url).set(drivername="postgresql")
+                                       .render_as_string(hide_password=False))
     try:
-        async with engine.begin() as connection:
-            pending = await record_event(
-                connection, user_id=user_id, task_id=uuid.UUID(task["id"]), event_type="updated",
-                before=task, after={**task, "title": title}, now=datetime.now(timezone.utc),
-            )
+        pending = await record_event(
+            connection, user_id=user_id, task_id=uuid.UUID(task["id"]), event_type="updated",
+            before=task, after={**task, "title": title}, now=datetime.now(timezone.utc),
+        )
         return pending.payload["seq"]
     finally:
-        await engine.dispose()
+        await connection.close()
 
 
 async def test_an_update_sent_late_by_the_sweep_still_reaches_a_socket_in_order(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import logging
 import random
@@ -90,12 +91,24 @@ class ApiView(View):
         """For reads and single-statement writes: no BEGIN/COMMIT round trips."""
         return self.app.database.autocommit()
 
+    def connection(self):
+        """The lean path: a raw asyncpg connection (db.tasks), autocommit unless a transaction is opened."""
+        return self.app.database.connection()
+
     def published(self, events: Iterable[PendingEvent | None]) -> None:
         """Hand committed events to the relay; the response never waits on the broker."""
         self.app.outbox.enqueue(events)
 
     def respond(self, data: Any, *, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
         return json_response(data, status=status, headers=headers)
+
+    def respond_json(self, request: web.Request, body: bytes, *, etag: str | None = None) -> web.Response:
+        """JSON the database wrote, passed through; with its ETag (a digest of the body unless given), and
+        304 Not Modified when the client's If-None-Match already names it."""
+        etag = etag or f'"{hashlib.blake2b(body, digest_size=12).hexdigest()}"'
+        if not_modified(request.headers.get("If-None-Match"), etag):
+            return web.Response(status=304, headers={"ETag": etag})
+        return web.Response(body=body, content_type="application/json", headers={"ETag": etag})
 
     def no_content(self) -> web.Response:
         return web.Response(status=204)
@@ -105,6 +118,16 @@ class ApiView(View):
         code = getattr(exc, "code", 500)
         error = "method_not_allowed" if code == 405 else "http_error"
         return ApiError(code, error, str(getattr(exc, "detail", exc)) + "; see /openapi.json").response()
+
+
+def not_modified(if_none_match: str | None, etag: str) -> bool:
+    """Whether If-None-Match names `etag` (weak comparison, as RFC 9110 asks for GET) or is `*`."""
+    if not if_none_match:
+        return False
+    if if_none_match.strip() == "*":
+        return True
+    tag = etag.removeprefix("W/")
+    return any(part.strip().removeprefix("W/") == tag for part in if_none_match.split(","))
 
 
 def _upgraded(request: web.Request) -> bool:

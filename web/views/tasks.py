@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any, Callable
 
 from aiohttp import web
 
 from db import tasks as queries
 from db.listing import COUNT_CAP, unfiltered
-from db.models import Task
 from db.serialize import task_snapshot
+from db.tasks import TaskRow
 from streams.app import app
 
 from ..errors import not_found
@@ -20,7 +21,7 @@ from .base import ApiView
 
 
 
-def task_response(view: ApiView, task: Task, *, status: int = 200) -> web.Response:
+def task_response(view: ApiView, task: TaskRow, *, status: int = 200) -> web.Response:
     return view.respond(task_snapshot(task), status=status, headers={"ETag": f'"{task.version}"'})
 
 
@@ -28,14 +29,14 @@ async def change_task(
     view: ApiView,
     request: web.Request,
     task_id: str,
-    mutate: Callable[[Task], dict[str, Any]],
+    mutate: Callable[[TaskRow], dict[str, Any]],
 ) -> web.Response:
-    """The shared write path of every route that changes a task."""
+    """The shared write path of every route that changes a task: lock, change, record, in one transaction."""
     ident = view.task_uuid(task_id)
     expected = v.if_match(request.headers.get("If-Match"))
-    async with view.transaction() as session:
+    async with view.connection() as conn, conn.transaction():
         task, event = await queries.modify_task(
-            session, view.user_id(request), ident, mutate, now=view.clock(), expected_version=expected
+            conn, view.user_id(request), ident, mutate, now=view.clock(), expected_version=expected
         )
     view.published([event])
     return task_response(view, task)
@@ -45,21 +46,25 @@ async def change_task(
 class TaskCollection(ApiView):
     async def get(self, request: web.Request) -> web.Response:
         user_id = self.user_id(request)
-        async with self.autocommit() as session:
-            query = await with_saved_view(session, user_id, request.query)
-            spec = parse_list(query)
-            tasks, total, next_cursor = await queries.list_tasks(session, user_id, spec, now=self.clock())
+        query = request.query
+        if query.get("view"):
+            async with self.autocommit() as session:
+                query = await with_saved_view(session, user_id, query)
+        spec = parse_list(query)
+        async with self.connection() as conn:
+            page = await queries.list_tasks(conn, user_id, spec, now=self.clock())
         # A filtered count stops at COUNT_CAP: past it, "total" says "at least this many".
-        exact = unfiltered(spec) or total <= COUNT_CAP
-        return self.respond({
-            "tasks": [task_snapshot(t) for t in tasks], "total": total if exact else COUNT_CAP, "total_exact": exact,
-            "limit": spec.limit, "offset": spec.offset, "next_cursor": next_cursor,
-        })
+        exact = unfiltered(spec) or page.total <= COUNT_CAP
+        # The tasks are JSON PostgreSQL wrote; only the envelope is built here.
+        body = '{"tasks":[%s],"total":%d,"total_exact":%s,"limit":%d,"offset":%d,"next_cursor":%s}' % (
+            ",".join(page.tasks), page.total if exact else COUNT_CAP, "true" if exact else "false", spec.limit,
+            spec.offset, json.dumps(page.next_cursor))
+        return self.respond_json(request, body.encode())
 
     async def post(self, request: web.Request) -> web.Response:
         fields = v.task_create(await self.body(request))
-        async with self.autocommit() as session:  # create_task is one statement
-            task, event = await queries.create_task(session, self.user_id(request), fields, now=self.clock())
+        async with self.connection() as conn:  # create_task is one statement
+            task, event = await queries.create_task(conn, self.user_id(request), fields, now=self.clock())
         self.published([event])
         response = task_response(self, task, status=201)
         response.headers["Location"] = f"/api/tasks/{task.id}"
@@ -70,11 +75,12 @@ class TaskCollection(ApiView):
 class TaskItem(ApiView):
     async def get(self, request: web.Request, task_id: str) -> web.Response:
         ident = self.task_uuid(task_id)
-        async with self.autocommit() as session:
-            task = await queries.get_task(session, self.user_id(request), ident)
-        if task is None:
+        async with self.connection() as conn:
+            found = await queries.get_task_json(conn, self.user_id(request), ident)
+        if found is None:
             raise not_found("task", ident)
-        return task_response(self, task)
+        body, version = found
+        return self.respond_json(request, body.encode(), etag=f'"{version}"')
 
     async def patch(self, request: web.Request, task_id: str) -> web.Response:
         self.task_uuid(task_id)
@@ -84,9 +90,9 @@ class TaskItem(ApiView):
     async def delete(self, request: web.Request, task_id: str) -> web.Response:
         ident = self.task_uuid(task_id)
         expected = v.if_match(request.headers.get("If-Match"))
-        async with self.transaction() as session:
+        async with self.connection() as conn, conn.transaction():
             event = await queries.delete_task(
-                session, self.user_id(request), ident, now=self.clock(), expected_version=expected
+                conn, self.user_id(request), ident, now=self.clock(), expected_version=expected
             )
         self.published([event])
         return self.no_content()
@@ -140,7 +146,7 @@ class TaskTag(ApiView):
         self.task_uuid(task_id)
         name = v.tag(tag, field="tag")
 
-        def remove(task: Task) -> dict[str, Any]:
+        def remove(task: TaskRow) -> dict[str, Any]:
             if name not in task.tags:
                 raise not_found("tag", name)
             return {"tags": [t for t in task.tags if t != name]}
