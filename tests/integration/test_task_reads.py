@@ -1,0 +1,63 @@
+"""What the lean read path answers: the database-built JSON is the task as writes return it, and
+conditional GETs answer 304 until something changes."""
+
+from __future__ import annotations
+
+import pytest
+
+pytestmark = pytest.mark.integration
+
+
+async def test_a_task_read_back_is_byte_for_byte_the_task_the_write_returned(api):
+    # Due dates with and without fractional seconds, unicode, quotes, an empty tag list and a completion:
+    # PostgreSQL writes these rows' JSON on the read path, Python on the write path.
+    cases = [
+        {"title": "Plain", "due_date": "2026-12-01T10:00:00+01:00"},
+        {"title": 'Café "quoted" \\ back\tslash ✓', "description": "line 1\nline 2 — ünïcode",
+         "due_date": "2026-12-01T10:00:00.5+00:00", "tags": ["home", "errands"], "priority": "high"},
+        {"title": "no due date"},
+    ]
+    for fields in cases:
+        created = await api.create(**fields)
+        status, read, headers = await api.call("GET", f"/api/tasks/{created['id']}")
+        assert status == 200 and read == created
+        assert headers["ETag"] == f'"{created["version"]}"'
+        status, page, _ = await api.call("GET", "/api/tasks", params={"limit": 1})
+        assert status == 200 and page["tasks"] == [created]
+    for action, done in (("complete", True), ("uncomplete", False)):
+        _, changed, _ = await api.call("POST", f"/api/tasks/{created['id']}/{action}")
+        _, read, _ = await api.call("GET", f"/api/tasks/{created['id']}")
+        assert read == changed and read["completed"] is done and (read["completed_at"] is not None) is done
+
+
+async def test_a_task_answers_304_to_its_own_etag_until_it_changes(api):
+    task = await api.create(title="cached")
+    status, _, headers = await api.call("GET", f"/api/tasks/{task['id']}")
+    etag = headers["ETag"]
+    status, body, headers = await api.call("GET", f"/api/tasks/{task['id']}", headers={"If-None-Match": etag})
+    assert status == 304 and headers["ETag"] == etag
+    status, _, _ = await api.call("GET", f"/api/tasks/{task['id']}", headers={"If-None-Match": f'"x", W/{etag}'})
+    assert status == 304, "a list of tags and a weak tag both match"
+    await api.call("PATCH", f"/api/tasks/{task['id']}", json_body={"title": "changed"})
+    status, body, headers = await api.call("GET", f"/api/tasks/{task['id']}", headers={"If-None-Match": etag})
+    assert status == 200 and body["title"] == "changed" and headers["ETag"] != etag
+
+
+async def test_a_list_answers_304_until_a_task_in_it_changes(api):
+    await api.create(title="first")
+    _, page, headers = await api.call("GET", "/api/tasks")
+    etag = headers["ETag"]
+    status, _, _ = await api.call("GET", "/api/tasks", headers={"If-None-Match": etag})
+    assert status == 304
+    status, _, _ = await api.call("GET", "/api/tasks", params={"limit": 5}, headers={"If-None-Match": etag})
+    assert status == 200, "another page shape is another representation"
+    await api.create(title="second")
+    status, page, headers = await api.call("GET", "/api/tasks", headers={"If-None-Match": etag})
+    assert status == 200 and [t["title"] for t in page["tasks"]] == ["second", "first"] and headers["ETag"] != etag
+
+
+async def test_a_stale_etag_on_another_users_task_is_still_a_404(api, other_api):
+    task = await api.create(title="mine")
+    _, _, headers = await api.call("GET", f"/api/tasks/{task['id']}")
+    status, body, _ = await other_api.call("GET", f"/api/tasks/{task['id']}", headers={"If-None-Match": headers["ETag"]})
+    assert status == 404 and body["error"] == "not_found"
