@@ -134,20 +134,49 @@ def text_match(text: str, quoted: bool, p: Params) -> str:
             f"OR tasks.title %> {p(' '.join(words))})")
 
 
-def search_condition(text: str, p: Params) -> str:
+#: A relevance-ranked search ranks this many matches, the most recently created: ranking costs a
+#: document read per row, and this bound keeps it from growing with the number of matches.
+SEARCH_CANDIDATES = 200
+#: Typo tolerance (trigram similarity of title words) joins in only when full text finds fewer than this.
+FUZZY_BELOW = 5
+
+
+def search_condition(text: str, p: Params, *, fuzzy: bool) -> str:
+    """A search as one condition: every phrase, and every loose word as a prefix, through the full-text
+    GIN index; with `fuzzy`, loose words may instead be similar title words (typo tolerance)."""
     phrases, words = split_search(text)
-    terms = [text_match(phrase, True, p) for phrase in phrases]
+    terms = [f"tasks.search_vector @@ phraseto_tsquery('{FTS_CONFIG}', {p(phrase)})" for phrase in phrases]
     if words:
-        terms.append(text_match(" ".join(words), False, p))
-    return " AND ".join(terms) if terms else "true"
+        fts = f"tasks.search_vector @@ to_tsquery('{FTS_CONFIG}', {p(prefix_query(words))})"
+        # %>>: strict word similarity (whole title words) above pg_trgm.strict_word_similarity_threshold,
+        # answered by the (user_id, title gin_trgm_ops) index.
+        terms.append(f"({fts} OR tasks.title %>> {p(' '.join(words))})" if fuzzy else fts)
+    return " AND ".join(terms) or "true"
 
 
-def relevance(text: str, p: Params) -> str:
+def needs_fuzzy(spec: ListSpec) -> bool:
+    """Whether a search could fall back to typo tolerance: it has loose (unquoted) words."""
+    return bool(spec.search) and bool(split_search(spec.search)[1])
+
+
+def few_matches_sql(user_id: str, spec: ListSpec, now: datetime) -> tuple[str, list[Any]]:
+    """Whether full text finds fewer than FUZZY_BELOW tasks: then the search also takes similar title words."""
+    p = Params(user_id)
+    where = [*conditions(spec, now, p), search_condition(spec.search or "", p, fuzzy=False)]
+    return (f"SELECT count(*) < {FUZZY_BELOW} FROM (SELECT 1 FROM tasks WHERE {' AND '.join(where)} "
+            f"LIMIT {FUZZY_BELOW}) AS found"), p.args
+
+
+def relevance(text: str, p: Params, *, fuzzy: bool = False) -> str:
+    """The rank: full-text rank (title words weigh more than description words), plus, when the search
+    took similar title words, how similar the title is (those tasks have no full-text rank; the
+    similarity costs about ten times the rank per row, so full-text results do without it)."""
     phrases, words = split_search(text)
     parts = [f"ts_rank(tasks.search_vector, phraseto_tsquery('{FTS_CONFIG}', {p(phrase)}))" for phrase in phrases]
     if words:
         parts.append(f"ts_rank(tasks.search_vector, to_tsquery('{FTS_CONFIG}', {p(prefix_query(words))}))")
-        parts.append(f"word_similarity({p(' '.join(words))}, tasks.title)")
+        if fuzzy:
+            parts.append(f"word_similarity({p(' '.join(words))}, tasks.title)")
     if not parts:  # nothing searchable, e.g. only punctuation: every task ranks alike (ties broken by id)
         parts.append("0")
     # Rounded numeric, so the value a cursor carries compares exactly on the next page.
@@ -168,7 +197,7 @@ FILTER_COLUMNS = FilterColumns(
 
 
 def conditions(spec: ListSpec, now: datetime, p: Params) -> list[str]:
-    """The WHERE terms after `tasks.user_id = $1` (the caller puts the user id first in `p`)."""
+    """The WHERE terms but the search, `tasks.user_id = $1` first (the caller puts the user id first in `p`)."""
     where = ["tasks.user_id = $1"]
     if spec.priorities:
         # The rank, not the text: (user_id, priority_rank, id) is indexed, so this filter and its
@@ -193,8 +222,6 @@ def conditions(spec: ListSpec, now: datetime, p: Params) -> list[str]:
         where.append(f"tasks.created_at > {p(spec.created_after, 'timestamptz')}")
     if spec.created_before is not None:
         where.append(f"tasks.created_at < {p(spec.created_before, 'timestamptz')}")
-    if spec.search:
-        where.append(search_condition(spec.search, p))
     if spec.filter is not None:
         where.append(f"({compile_filter(spec.filter, now=now, tz=spec.tz, columns=FILTER_COLUMNS, params=p)})")
     return where
@@ -206,11 +233,11 @@ _COLUMNS = {"priority": "tasks.priority_rank", "created_at": "tasks.created_at",
             "title": "tasks.title"}
 
 
-def sort_expression(spec: ListSpec, p: Params) -> str:
+def sort_expression(spec: ListSpec, p: Params, *, fuzzy: bool = False) -> str:
     """The sort key; missing due/completion dates map to an infinity that sorts last in either order."""
     sort, order = spec.sort, spec.order
     if sort == RELEVANCE:
-        return relevance(spec.search or "", p)
+        return relevance(spec.search or "", p, fuzzy=fuzzy)
     if sort in ("due_date", "completed_at"):
         return f"coalesce(tasks.{sort}, '{'infinity' if order == 'asc' else '-infinity'}'::timestamptz)"
     return _COLUMNS[sort]
@@ -297,24 +324,41 @@ def _cursor_column(spec: ListSpec, key: str) -> str:
     return _COLUMNS["priority"] if spec.sort == "priority" else f"tasks.{spec.sort}"
 
 
-def list_sql(user_id: str, spec: ListSpec, now: datetime) -> tuple[str, list[Any]]:
+def list_sql(user_id: str, spec: ListSpec, now: datetime, *, fuzzy: bool = False) -> tuple[str, list[Any]]:
     """The page (limit + 1 rows, to know whether more follow), each row the task's JSON text, its id,
     its cursor value and the total; with its arguments.
 
     The total rides along as an uncorrelated scalar subquery, which PostgreSQL evaluates once: one
-    round trip per page. Only an empty page needs count_sql on its own.
+    round trip per page. Only an empty page needs count_sql on its own. `fuzzy`: the search also takes
+    similar title words (few_matches_sql says when).
+
+    Relevance ranks the SEARCH_CANDIDATES most recently created matches (ranking reads each one's
+    document, and the cost must not grow with the number of matches); another sort order pages
+    through all of them. The total counts every match, up to COUNT_CAP.
     """
     p = Params(user_id)
     where = conditions(spec, now, p)
-    key = sort_expression(spec, p)
+    if spec.search:
+        where.append(search_condition(spec.search, p, fuzzy=fuzzy))
+    key = sort_expression(spec, p, fuzzy=fuzzy)
     direction = "DESC" if spec.order == "desc" else "ASC"
     page_where = list(where)
+    prefix, count = "", _count(spec, where)
+    if fuzzy:
+        # Similar title words are checked row by row (trigram recheck): find them once, for the count and the page.
+        prefix = f"WITH found AS MATERIALIZED (SELECT tasks.id, tasks.created_at FROM tasks WHERE {' AND '.join(where)}) "
+        count = f"(SELECT count(*) FROM (SELECT 1 FROM found LIMIT {COUNT_CAP + 1}) AS capped)"
+        if spec.sort == RELEVANCE:
+            page_where.append(f"tasks.id IN (SELECT id FROM found ORDER BY created_at DESC LIMIT {SEARCH_CANDIDATES})")
+    elif spec.search and spec.sort == RELEVANCE:
+        page_where.append(f"tasks.id IN (SELECT tasks.id FROM tasks WHERE {' AND '.join(where)} "
+                          f"ORDER BY tasks.created_at DESC LIMIT {SEARCH_CANDIDATES})")
     if spec.cursor is not None:
         if spec.sort == RELEVANCE and (spec.cursor.sort != RELEVANCE or spec.cursor.order != spec.order):
             raise CursorError("was made for another sort order; start again without it")
         bound = _bound(spec, spec.cursor, p)
         page_where.append(f"({key}, tasks.id) {'<' if spec.order == 'desc' else '>'} ({bound}, {p(spec.cursor.id)})")
-    sql = (f"SELECT {TASK_JSON}::text, tasks.id, {_cursor_column(spec, key)}, {_count(spec, where)} "
+    sql = (f"{prefix}SELECT {TASK_JSON}::text, tasks.id, {_cursor_column(spec, key)}, {count} "
            f"FROM tasks WHERE {' AND '.join(page_where)} "
            f"ORDER BY {key} {direction}, tasks.id {direction} LIMIT {p(spec.limit + 1)}")
     if spec.cursor is None and spec.offset:
@@ -322,7 +366,10 @@ def list_sql(user_id: str, spec: ListSpec, now: datetime) -> tuple[str, list[Any
     return sql, p.args
 
 
-def count_sql(user_id: str, spec: ListSpec, now: datetime) -> tuple[str, list[Any]]:
+def count_sql(user_id: str, spec: ListSpec, now: datetime, *, fuzzy: bool = False) -> tuple[str, list[Any]]:
     """The total alone, for a page that came back empty."""
     p = Params(user_id)
-    return f"SELECT {_count(spec, conditions(spec, now, p))}", p.args
+    where = conditions(spec, now, p)
+    if spec.search:
+        where.append(search_condition(spec.search, p, fuzzy=fuzzy))
+    return f"SELECT {_count(spec, where)}", p.args

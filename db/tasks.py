@@ -14,7 +14,8 @@ from typing import Any, Callable
 
 from .errors import NotFound, VersionConflict
 from .events import PendingEvent, record_event
-from .listing import GET_SQL, ListSpec, count_sql, cursor_token, cursor_value, list_sql
+from .listing import (GET_SQL, ListSpec, count_sql, cursor_token, cursor_value, few_matches_sql, list_sql,
+                      needs_fuzzy)
 from .serialize import task_snapshot
 
 #: Fields a client may change through the API.
@@ -61,12 +62,16 @@ async def get_task_json(conn, user_id: str, task_id: uuid.UUID) -> tuple[str, in
 
 async def list_tasks(conn, user_id: str, spec: ListSpec, *, now: datetime) -> Page:
     """One page of the user's tasks; the total counts at most COUNT_CAP + 1 matches when filtered."""
-    sql, args = list_sql(user_id, spec, now)
+    fuzzy = False
+    if needs_fuzzy(spec):
+        sql, args = few_matches_sql(user_id, spec, now)
+        fuzzy = await conn.fetchval(sql, *args)
+    sql, args = list_sql(user_id, spec, now, fuzzy=fuzzy)
     rows = await conn.fetch(sql, *args)
     if rows:
         total = rows[0][3]
     else:
-        sql, args = count_sql(user_id, spec, now)
+        sql, args = count_sql(user_id, spec, now, fuzzy=fuzzy)
         total = await conn.fetchval(sql, *args)
     next_cursor = None
     if len(rows) > spec.limit:

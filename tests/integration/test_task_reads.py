@@ -61,3 +61,28 @@ async def test_a_stale_etag_on_another_users_task_is_still_a_404(api, other_api)
     _, _, headers = await api.call("GET", f"/api/tasks/{task['id']}")
     status, body, _ = await other_api.call("GET", f"/api/tasks/{task['id']}", headers={"If-None-Match": headers["ETag"]})
     assert status == 404 and body["error"] == "not_found"
+
+
+async def titles(api, **params) -> list[str]:
+    status, body, _ = await api.call("GET", "/api/tasks", params={"limit": "100", **params})
+    assert status == 200, body
+    return [t["title"] for t in body["tasks"]]
+
+
+async def test_search_leaves_out_titles_that_merely_share_letters_with_the_words(api):
+    for title in ("Renew passport", "Call the dentist", "Quarterly report", "Café with Anna", "call plumber"):
+        await api.create(title=title)
+    assert await titles(api, search="report") == ["Quarterly report"]
+    assert await titles(api, search="café") == ["Café with Anna"]
+    assert await titles(api, search="plumbr") == ["call plumber"], "a typo still finds its word"
+    assert await titles(api, search="plumbr", sort_by="title") == ["call plumber"]
+
+
+async def test_a_ranked_search_pages_through_every_match_once_with_their_total(api):
+    for i in range(3):
+        await api.create(title=f"meeting {i}")
+    status, body, _ = await api.call("GET", "/api/tasks", params={"search": "meeting", "limit": "2"})
+    assert status == 200 and body["total"] == 3 and body["total_exact"] is True and len(body["tasks"]) == 2
+    status, rest, _ = await api.call("GET", "/api/tasks", params={"search": "meeting", "cursor": body["next_cursor"]})
+    assert sorted(t["title"] for t in body["tasks"] + rest["tasks"]) == ["meeting 0", "meeting 1", "meeting 2"]
+    assert rest["next_cursor"] is None

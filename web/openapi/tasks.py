@@ -227,8 +227,10 @@ PARAMETERS: dict[str, Schema] = {
         "search", {"type": "string", "maxLength": SEARCH_MAX},
         f"Full-text search over title and description, at most {SEARCH_MAX} characters. Every word must match, "
         "stemmed (English) and as a prefix (`meet` finds `meeting`); `\"quoted phrases\"` match as phrases; "
-        "punctuation is ignored; a misspelt word still finds tasks whose title is similar (trigram matching). "
-        "Without `sort_by` the most relevant tasks come first.",
+        "punctuation is ignored. When full text finds fewer than 5 tasks, a misspelt word also finds tasks with a "
+        "similar title word (`plumbr` finds `plumber`; trigram matching). Without `sort_by` the most relevant "
+        "tasks come first, ranked among the 200 most recently created matches (ranking stays fast however many "
+        "tasks match; `total` still counts every match up to 1000, and any `sort_by` pages through all of them).",
         examples={"words": {"value": "quarterly rep"}, "phrase": {"value": '"quarterly report" finance'}},
     ),
     "Filter": query(
