@@ -18,9 +18,10 @@ it starts an embedded broker and --workers `taskstream worker` processes, then m
      target, and the CPU seconds the worker(s), PostgreSQL (all its processes) and the broker spent.
 The load is a closed loop of --concurrency clients in a separate process, spread round-robin over the
 workers' ports. The rare search is "waranty": a misspelling (no full-text match) of "warranty", which is
-in about 2 % of the seeded titles, so only the trigram typo tolerance finds them. "complete" alternates
-complete and uncomplete over a set of open tasks, so every request changes a task (a second complete of
-a completed task writes nothing); the tasks are reopened after the scenario.
+in 1.7 % of the seeded titles (170 of the 10k user's tasks), so only the trigram typo tolerance finds them;
+"meeting" is in 36 % of titles and descriptions. Each read scenario's match count is printed first.
+"complete" alternates complete and uncomplete over a set of open tasks, so every request changes a task
+(a second complete of a completed task writes nothing); the tasks are reopened after the scenario.
 It prints the table, EXPLAIN (ANALYZE, BUFFERS) of each read scenario's SQL and, with --profile, where the
 (first) worker spends its time per scenario (py-spy: `.venv/bin/pip install py-spy`); everything goes to
 tests/bench/results/queries.json (and profile-*.txt, collapsed stacks), which git ignores.
@@ -340,7 +341,8 @@ def seed_database(pg, data_dir: Path, dataset: str, args: argparse.Namespace) ->
             raise SystemExit(f"--skip-seed: no seeded {dataset} database in {data_dir}; run once without "
                              "--skip-seed (with the same --data-dir and --dataset) first")
         state = json.loads(state_path.read_text())
-        print(f"[{dataset}] reusing the seeded database in {data_dir} ({state['tasks']:,} tasks, seeded {state['now']})")
+        print(f"[{dataset}] reusing the seeded database in {data_dir} ({state['tasks']:,} tasks, "
+              f"seeded {state['now']})")
         return {**state, "seeded_now": False}
     plan = seed_plan(dataset, args, datetime.now(timezone.utc))
     print(f"[{dataset}] seeding {plan.tasks:,} tasks for {plan.users:,} user(s) ({plan.heavy_user:,} for "
@@ -430,12 +432,12 @@ def scenario_sql(scenario: Scenario, user_id: str, now: datetime, task_id: str |
     Uses db.listing.list_sql / GET_SQL where they exist (the raw asyncpg path), else today's SQLAlchemy
     statements (the page query of db.listing.list_query; get_task's select) compiled for asyncpg.
     """
-    from db import listing
+    from db import listing, tasks
 
     if scenario.kind == "get":
-        get_sql = getattr(listing, "GET_SQL", None)
-        if get_sql:
-            return get_sql, [uuid.UUID(task_id), user_id], "db.listing.GET_SQL"
+        for module in (listing, tasks):
+            if getattr(module, "GET_SQL", None):
+                return module.GET_SQL, [uuid.UUID(task_id), user_id], f"{module.__name__}.GET_SQL"
         from sqlalchemy import select
 
         from db.models import Task
@@ -651,7 +653,8 @@ def summarize(runs: dict[str, list[dict[str, Any]]], pgbench: dict[str, list[dic
         bench = pgbench.get(scenario.name, [])
         row["pgbench_tps"] = median_of(bench, "tps")
         row["pgbench_error"] = next((b["error"] for b in bench if b.get("error")), None)
-        row["pgbench_ratio"] = row["req_per_s"] / row["pgbench_tps"] if row["pgbench_tps"] and row["req_per_s"] else None
+        both = row["pgbench_tps"] and row["req_per_s"]
+        row["pgbench_ratio"] = row["req_per_s"] / row["pgbench_tps"] if both else None
         row["targets"] = verdicts(scenario, row, dataset)
         summary[scenario.name] = row
     return summary
@@ -702,8 +705,8 @@ def print_table(result: dict[str, Any], chosen: list[Scenario], args: argparse.N
                             for c in row["targets"])
         print(f"{scenario.name:<30}{fmt(row['req_per_s'], ',.0f'):>8}{fmt(row['p50_ms'], '.1f'):>8}"
               f"{fmt(row['p99_ms'], '.1f'):>8}{row['errors']:>6}{fmt(row['hello_ratio'], '.0%'):>8}"
-              f"{fmt(row['pgbench_tps'], ',.0f'):>8}{fmt(row['pgbench_ratio'], '.0%'):>6}  {cpu_text:<16}{per_request:>9}  "
-              f"{targets}")
+              f"{fmt(row['pgbench_tps'], ',.0f'):>8}{fmt(row['pgbench_ratio'], '.0%'):>6}  {cpu_text:<16}"
+              f"{per_request:>9}  {targets}")
     for scenario in chosen:
         row = summary.get(scenario.name)
         if row and row["first_error"]:
@@ -795,7 +798,8 @@ def run_dataset(dataset: str, data_dir: Path, chosen: list[Scenario], args: argp
         total = body.get("total") if isinstance(body, dict) else None
         print(f"[{dataset}] GET /api/tasks as {HEAVY_USER}: HTTP {status}, total {total}")
 
-        task_id = pg.psql("taskstream", f"SELECT id FROM tasks WHERE user_id = '{HEAVY_USER}' ORDER BY id LIMIT 1").strip()
+        task_id = pg.psql("taskstream",
+                          f"SELECT id FROM tasks WHERE user_id = '{HEAVY_USER}' ORDER BY id LIMIT 1").strip()
         complete_ids: list[str] = []
         for scenario in chosen:
             if scenario.name == "cursor page 200":
@@ -812,6 +816,11 @@ def run_dataset(dataset: str, data_dir: Path, chosen: list[Scenario], args: argp
                         f"{len(complete_ids)} open tasks, fewer than --concurrency {args.concurrency}")
                 else:
                     scenario.path, scenario.unavailable = "/api/tasks/{id}/complete|uncomplete", None
+
+        # One request per read scenario first: does it answer, and how many tasks match (how rare a search is).
+        probes = {s.name: asyncio.run(probe(bases[0] + s.path, token)) for s in chosen if s.read and s.path}
+        for name, answer in probes.items():
+            print(f"[{dataset}] {name}: {answer}")
 
         sql_now = datetime.now(timezone.utc)
         statements: dict[str, tuple[str, list[Any]]] = {}
@@ -831,8 +840,9 @@ def run_dataset(dataset: str, data_dir: Path, chosen: list[Scenario], args: argp
         meters = Meters([w.pid for w, _ in workers], postmaster_pid(pg), broker.process.pid)
 
         def load(scenario: Scenario | None, on: list[str]) -> dict[str, Any]:
-            spec = {"bases": on, "path": scenario.path if scenario else "/", "kind": scenario.kind if scenario else "list",
-                    "method": scenario.method if scenario else "GET", "token": token, "ids": complete_ids,
+            spec = {"bases": on, "path": scenario.path if scenario else "/",
+                    "kind": scenario.kind if scenario else "list", "method": scenario.method if scenario else "GET",
+                    "token": token, "ids": complete_ids,
                     "concurrency": args.concurrency, "duration": args.duration, "warmup": args.warmup,
                     "meters": meters}
             return pool.submit(run_load, spec).result()
@@ -860,13 +870,16 @@ def run_dataset(dataset: str, data_dir: Path, chosen: list[Scenario], args: argp
                     pgbench.setdefault(scenario.name, []).append(bench)
                     print(f"{label}: {scenario.name}: pgbench {fmt(bench.get('tps'), ',.0f')} tps"
                           + (f" ({bench['error'][:200]})" if "error" in bench else ""))
-                result = load(scenario, bases)
+                try:
+                    result = load(scenario, bases)
+                    if not scenario.read:
+                        drains.append(wait_outbox_drained(pg))
+                finally:
+                    if not scenario.read:  # even after a failure: a kept --data-dir must stay as seeded
+                        restore(pg, scenario, complete_ids)
                 runs.setdefault(scenario.name, []).append(result)
                 print(f"{label}: {scenario.name}: {result['req_per_s']:,.0f} req/s, "
                       f"p99 {fmt(result['p99_ms'], '.1f')} ms, {result['errors']} errors")
-                if not scenario.read:
-                    drains.append(wait_outbox_drained(pg))
-                    restore(pg, scenario, complete_ids)
 
         profiles: dict[str, Any] = {}
         if args.profile:
@@ -878,13 +891,16 @@ def run_dataset(dataset: str, data_dir: Path, chosen: list[Scenario], args: argp
                 if process is None:
                     profiles[scenario.name] = {"error": problem}
                     break
-                load(scenario, bases)
-                profiles[scenario.name] = finish_profile(process, out)
+                try:
+                    load(scenario, bases)
+                    profiles[scenario.name] = finish_profile(process, out)
+                    if not scenario.read:
+                        wait_outbox_drained(pg)
+                finally:
+                    if not scenario.read:
+                        restore(pg, scenario, complete_ids)
                 print(f"[{dataset}] profiled {scenario.name}: "
                       f"{profiles[scenario.name].get('samples', profiles[scenario.name].get('error'))}")
-                if not scenario.read:
-                    wait_outbox_drained(pg)
-                    restore(pg, scenario, complete_ids)
 
         plans = explain_plans(pg.url, [(name, sql, args_) for name, (sql, args_) in statements.items()])
 
@@ -902,11 +918,23 @@ def run_dataset(dataset: str, data_dir: Path, chosen: list[Scenario], args: argp
                        "pgbench_script": with_literals(sql, arguments)}
                 for name, (sql, arguments) in statements.items()},
         "sql_sources": sources,
+        "probes": probes,
         "summary": summarize(runs, pgbench, ceiling, dataset, chosen),
         "outbox_drain_seconds": drains,
         "explain": {"plans": plans, "notes": notes},
         "profiles": profiles,
     }
+
+
+async def probe(url: str, token: str) -> dict[str, Any]:
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60)) as session:
+        status, body = await get_json(session, url, {"Authorization": f"Bearer {token}"})
+    if status != 200 or not isinstance(body, dict):
+        return {"status": status, "body": str(body)[:300]}
+    if "tasks" not in body:
+        return {"status": status}
+    return {"status": status, "returned": len(body["tasks"]), "total": body.get("total"),
+            "total_exact": body.get("total_exact")}
 
 
 async def _first_page(base: str, token: str) -> tuple[int, Any]:
