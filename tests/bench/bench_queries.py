@@ -27,8 +27,9 @@ It prints the table, EXPLAIN (ANALYZE, BUFFERS) of each read scenario's SQL and,
 tests/bench/results/queries.json (and profile-*.txt, collapsed stacks), which git ignores.
 
 Run time at the defaults (--runs 1 --duration 10 --warmup 2): about 4 minutes per dataset, plus seeding
-the first time (10k: seconds; 1m: one to three minutes) and start-up; --profile adds about 2.5 minutes per
-dataset; every extra run adds about 4 minutes per dataset.
+the first time (10k: seconds; 1m: minutes, COPY into the indexed table at a few 10,000 rows/s) and start-up:
+about 10 to 15 minutes for a first full run, 9 with --skip-seed; --profile adds about 2.5 minutes per dataset,
+--runs adds about 4 minutes per dataset and run.
 """
 
 from __future__ import annotations
