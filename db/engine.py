@@ -142,6 +142,17 @@ def _observe(engine: AsyncEngine) -> None:
     metrics.DB_POOL.labels("idle").set_function(pool.checkedin)
 
 
+async def _roll_back_leftovers(conn: asyncpg.Connection) -> None:
+    """What a connection needs on its way back to the lean pool: only a transaction left open, if any.
+
+    asyncpg's default reset (advisory unlock, CLOSE ALL, UNLISTEN *, RESET ALL) is a round trip on every
+    release, a seventh of a listing's cost; the lean path never leaves that state behind, and its
+    transactions end in their context managers.
+    """
+    if conn.is_in_transaction():
+        await conn.execute("ROLLBACK")
+
+
 class Database:
     """One engine per process, created at start-up and disposed at shutdown.
 
@@ -212,7 +223,7 @@ class Database:
                     options = {k: v for k, v in self._connect_args.items() if k != "server_settings"}
                     self._pool = await asyncpg.create_pool(
                         dsn, min_size=1, max_size=self.pool_size, server_settings=self._server_settings,
-                        max_inactive_connection_lifetime=60, **options)
+                        max_inactive_connection_lifetime=60, reset=_roll_back_leftovers, **options)
         return self._pool
 
     @asynccontextmanager

@@ -493,8 +493,19 @@ def sql_literal(value: Any) -> str:
     return "'" + text.replace("'", "''") + "'" + cast
 
 
+_STRING_LITERAL = re.compile(r"(?<![A-Za-z0-9_])'((?:[^']|'')*)'")
+
+
 def with_literals(sql: str, arguments: list[Any]) -> str:
-    return re.sub(r"\$(\d+)", lambda m: sql_literal(arguments[int(m.group(1)) - 1]), sql)
+    """The statement with its arguments as literals, for a pgbench script. The statement's own string
+    constants with a colon (to_char's 'HH24:MI:SS') get the same E'' escaping as the arguments."""
+    def constant(match: re.Match[str]) -> str:
+        text = match.group(1)
+        if ":" not in text:
+            return match.group(0)
+        return "E'" + text.replace("\\", "\\\\").replace(":", "\\x3a") + "'"
+
+    return re.sub(r"\$(\d+)", lambda m: sql_literal(arguments[int(m.group(1)) - 1]), _STRING_LITERAL.sub(constant, sql))
 
 
 def pgbench_binary() -> str | None:
