@@ -17,7 +17,7 @@ from mcp.server.lowlevel import Server
 
 from streams import events
 
-from . import natural_dates
+from streams.rules import natural_dates
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-"""The command line sits on top: nothing below it imports it, and its date parser loads on its own."""
+"""The command line sits on top: nothing below it imports it, and the date parser its MCP tools use loads on its own."""
 
 from __future__ import annotations
 
@@ -40,7 +40,7 @@ def test_no_module_outside_the_command_line_imports_it():
 def test_the_natural_date_parser_loads_without_the_mcp_sdk_or_the_faust_app():
     # A None entry in sys.modules makes that import fail, as if the package were not installed.
     script = ("import sys; sys.modules.update(mcp=None, faust=None, aiohttp=None); "
-              "from streams.cli.mcp.natural_dates import resolve; print(resolve.__name__)")
+              "from streams.rules.natural_dates import resolve; print(resolve.__name__)")
     loaded = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, cwd=ROOT)
     assert loaded.returncode == 0, loaded.stderr
     assert loaded.stdout.strip() == "resolve"
