@@ -251,6 +251,13 @@ def parse_quick_add(text: str, now: datetime, tz: ZoneInfo) -> QuickAdd:
     if '"' in _QUOTED.sub("", text):
         raise QuickAddError('has an unmatched double quote; quote words as "like this" to keep them in the title',
                             part='"')
+    try:
+        return _parse(text, now, tz)
+    except OverflowError:
+        raise QuickAddError("names a date outside the supported range (years 1 to 9999)") from None
+
+
+def _parse(text: str, now: datetime, tz: ZoneInfo) -> QuickAdd:
     line = _Line(text)
     tags = _tags(line)
     priority = _priority(line)
@@ -615,7 +622,10 @@ def _date_moment(match: re.Match[str], piece: str, local_now: datetime, tz: Zone
                 raise QuickAddError(f"{piece}: not a valid date-time", part=piece) from None
             return _Moment(piece, instant=instant.astimezone(tz))
         if match["iso_time"]:
-            at = nd.parse_time(match["iso_time"])
+            try:
+                at = nd.parse_time(match["iso_time"])
+            except nd.DateParseError:
+                raise QuickAddError(f"{piece}: not a valid time of day", part=piece) from None
             return _Moment(piece, day=day, at=at)
         return _Moment(piece, day=day, at=part)
     if match["rel"] and match["rel"].lower() == "tonight":

@@ -248,6 +248,7 @@ def test_remind_me_before(text, minutes):
     ("Meet in 2 hours at 5pm", "at 5pm", "two times"),
     ("Meet at 25:00", "at 25:00", "not a time of day"),
     ("Meet 2026-02-30", "2026-02-30", "not a calendar date"),
+    ("Meet 2026-12-11 25:00", "2026-12-11 25:00", "not a valid time of day"),
     ("Meet feb 30", "feb 30", "not a calendar date"),
     ("Ping every 2 hours", "every 2 hours", "at most daily"),
     ("Ping every hour", "every hour", "at most daily"),
@@ -275,6 +276,12 @@ def test_half_understood_lines_are_refused_naming_the_part(text, part, says):
 def test_a_line_without_a_title_or_with_a_stray_quote_is_refused(text):
     with pytest.raises(QuickAddError):
         read(text)
+
+
+@pytest.mark.parametrize("text", ["x in 999999999 weeks", "x in 99999999 days", "x in 99999999 days every day"])
+def test_dates_past_the_calendar_are_refused_not_crashed_on(text):
+    with pytest.raises(QuickAddError, match="outside the supported range"):
+        read(text, tz=ZoneInfo("Pacific/Kiritimati"))
 
 
 def test_now_must_be_aware():
