@@ -31,7 +31,7 @@ from zoneinfo import ZoneInfo
 
 from . import natural_dates as nd
 from .recurrence import RuleError, parse_rule, slots
-from .reminders import MAX_BEFORE_DUE, format_duration
+from .reminders import MAX_BEFORE_DUE
 
 __all__ = ["PRIORITY_WORDS", "QuickAdd", "QuickAddError", "parse_quick_add"]
 
@@ -345,7 +345,8 @@ def _remind(line: _Line) -> tuple[str, timedelta] | None:
 
 
 def _words_from(text: str, start: int, count: int) -> str:
-    return " ".join(text[start:].split()[:count]).replace("\x00", "")
+    # A quoted title part is shown as "…": the words around it are what was not understood.
+    return re.sub(r"\x00\d+\x00", '"…"', " ".join(text[start:].split()[:count]))
 
 
 # -- schedules -------------------------------------------------------------------------------------

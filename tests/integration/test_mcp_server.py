@@ -333,7 +333,8 @@ async def test_reminders_are_added_at_a_natural_time_or_before_the_due_date_and_
 
 async def test_quick_add_creates_what_the_line_says_through_the_api_in_the_users_zone(mcp, user_api):
     marker = tag()
-    answer, text = await ok(mcp, "quick_add", text=f"Call the bank tomorrow 5pm #{marker} !high remind me 1 hour before")
+    answer, text = await ok(mcp, "quick_add",
+                            text=f"Call the bank tomorrow 5pm #{marker} !high remind me 1 hour before")
     assert answer["kind"] == "task"
     assert answer["understood"]["time_zone"] == "Europe/Berlin"  # TASKSTREAM_TIMEZONE
     task = answer["task"]
@@ -445,7 +446,7 @@ async def test_an_empty_update_is_refused_naming_what_to_send(mcp):
     assert text == "name at least one field to change besides task_id"
 
 
-async def test_on_a_server_without_recurring_tasks_reminders_or_quick_add_the_tools_say_so_instead_of_faking_success(tmp_path):
+async def test_older_servers_without_recurring_tasks_reminders_or_quick_add_get_clear_errors_not_fake_success(tmp_path):
     from aiohttp import web
 
     from streams.cli.embedded import free_port

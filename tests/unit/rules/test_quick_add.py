@@ -1,4 +1,4 @@
-"""Quick add: each form a line may hold, read against a fixed clock in a zone, and every half-understood line refused."""
+"""Quick add: each form a line may hold, read with a fixed clock in a zone; half-understood lines are refused."""
 
 from __future__ import annotations
 
