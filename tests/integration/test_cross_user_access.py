@@ -51,6 +51,7 @@ BODIES: dict[str, Any] = {
     "snoozeNotification": {"minutes": 5},
     "updateRecurringTask": {"title": "taken over"},
     "createTask": {"title": "b's own"},
+    "quickAddTask": {"text": "b's own tomorrow 5pm #mine"},
     "createView": {"name": "b's view", "filter": "#work"},
     "putNotificationSettings": {"email": None},
     "createWebhook": {"url": "http://127.0.0.1:9/b", "events": ["task.deleted"]},

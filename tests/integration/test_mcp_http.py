@@ -50,7 +50,7 @@ async def test_streamable_http_transport_serves_the_tools_and_writes_through_the
                 ClientSession(read, write) as session:
             await session.initialize()
             names = {tool.name for tool in (await session.list_tools()).tools}
-            assert {"add_task", "get_task_history", "add_reminder"} <= names
+            assert {"add_task", "get_task_history", "add_reminder", "quick_add"} <= names
             result = await session.call_tool("add_task", {"title": "Over HTTP", "priority": "LOW"})
             assert not result.is_error, result.content
         status, task, _ = await Api(http, worker.url, user).call("GET", f"/api/tasks/{result.structured_content['id']}")

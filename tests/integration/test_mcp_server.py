@@ -23,7 +23,7 @@ ALL_TOOLS = {
     "add_task", "get_task", "list_tasks", "update_task", "complete_task", "uncomplete_task", "delete_task",
     "set_task_priority", "set_task_due_date", "add_task_tags", "remove_task_tag", "search_tasks", "filter_tasks",
     "sort_tasks", "create_recurring_task", "list_recurring_tasks", "stop_recurring_task", "add_reminder",
-    "list_reminders", "get_task_history",
+    "list_reminders", "get_task_history", "quick_add",
 }
 
 
@@ -331,6 +331,48 @@ async def test_reminders_are_added_at_a_natural_time_or_before_the_due_date_and_
     assert {at["id"], before["id"]} <= {r["id"] for r in upcoming["reminders"]}
 
 
+async def test_quick_add_creates_what_the_line_says_through_the_api_in_the_users_zone(mcp, user_api):
+    marker = tag()
+    answer, text = await ok(mcp, "quick_add",
+                            text=f"Call the bank tomorrow 5pm #{marker} !high remind me 1 hour before")
+    assert answer["kind"] == "task"
+    assert answer["understood"]["time_zone"] == "Europe/Berlin"  # TASKSTREAM_TIMEZONE
+    task = answer["task"]
+    assert text == f"Added task {answer['summary']} (id {task['id']})."
+    tomorrow = datetime.now(ZoneInfo("Europe/Berlin")).date() + timedelta(days=1)
+    due = datetime.fromisoformat(task["due_date"].replace("Z", "+00:00")).astimezone(ZoneInfo("Europe/Berlin"))
+    assert (due.date(), due.hour) == (tomorrow, 17)
+    status, stored, _ = await user_api.call("GET", f"/api/tasks/{task['id']}")
+    assert status == 200 and (stored["title"], stored["tags"], stored["priority"]) == ("Call the bank", [marker],
+                                                                                         "HIGH")
+    status, reminders, _ = await user_api.call("GET", f"/api/tasks/{task['id']}/reminders")
+    assert [r["before_due"] for r in reminders["reminders"]] == ["PT1H"]
+
+
+async def test_quick_add_creates_a_series_and_previews_without_creating(mcp, user_api):
+    marker = tag()
+    preview, text = await ok(mcp, "quick_add", text=f"Pay rent every month on the last day #{marker}", dry_run=True,
+                             timezone="America/New_York")
+    assert set(preview) == {"kind", "understood", "summary"} and preview["kind"] == "recurring"
+    assert text == f"Would add {preview['summary']} (nothing created)."
+    status, page, _ = await user_api.call("GET", "/api/tasks", params={"tags": marker})
+    assert page["total"] == 0, "a dry run creates nothing"
+    answer, text = await ok(mcp, "quick_add", text=f"Pay rent every month on the last day #{marker}",
+                            timezone="America/New_York")
+    template = answer["recurring_task"]
+    assert (template["frequency"], template["by_month_day"], template["timezone"]) == ("MONTHLY", -1,
+                                                                                      "America/New_York")
+    assert text.startswith("Added recurring task ")
+    status, page, _ = await user_api.call("GET", "/api/tasks", params={"tags": marker})
+    assert [t["recurring_task_id"] for t in page["tasks"]] == [template["id"]]
+
+
+async def test_quick_add_says_which_part_it_did_not_understand(mcp):
+    text, details = await error(mcp, "quick_add", text="Meet every blursday")
+    assert text.startswith("quick_add could not read the text: text: every blursday: not a schedule")
+    assert (details["status"], details["field"], details["part"]) == (400, "text", "every blursday")
+
+
 # -- errors --------------------------------------------------------------------------------------------
 
 
@@ -404,7 +446,7 @@ async def test_an_empty_update_is_refused_naming_what_to_send(mcp):
     assert text == "name at least one field to change besides task_id"
 
 
-async def test_on_a_server_without_recurring_tasks_or_reminders_the_tools_say_so_instead_of_faking_success(tmp_path):
+async def test_older_servers_without_recurring_tasks_reminders_or_quick_add_get_clear_errors_not_fake_success(tmp_path):
     from aiohttp import web
 
     from streams.cli.embedded import free_port
@@ -433,6 +475,8 @@ async def test_on_a_server_without_recurring_tasks_or_reminders_the_tools_say_so
         assert text == f"this server does not support reminders yet (404 from POST /api/tasks/{task_id}/reminders)"
         text, _ = await error(process, "list_reminders")
         assert text == "this server does not support reminders yet (404 from GET /api/reminders)"
+        text, _ = await error(process, "quick_add", text="Buy milk")
+        assert text == "this server does not support quick add yet (404 from POST /api/tasks/quick-add)"
     finally:
         await process.stop()
         await runner.cleanup()

@@ -18,6 +18,7 @@ from . import (
     metrics,
     notification_settings,
     notifications,
+    quick_add,
     recurring,
     reminders,
     saved_views,
@@ -33,7 +34,7 @@ OPENAPI_VERSION = "3.1.0"
 
 #: Every part of the API, in the order the document lists their routes and tags.
 RESOURCES: tuple[Resource, ...] = (
-    base.RESOURCE, tasks.RESOURCE, audit.RESOURCE, saved_views.RESOURCE, health.RESOURCE, spec.RESOURCE,
+    base.RESOURCE, tasks.RESOURCE, quick_add.RESOURCE, audit.RESOURCE, saved_views.RESOURCE, health.RESOURCE, spec.RESOURCE,
     websocket.RESOURCE, metrics.RESOURCE, reminders.RESOURCE, notifications.RESOURCE, notification_settings.RESOURCE,
     webhooks.RESOURCE, dashboard.RESOURCE, docs.RESOURCE, recurring.RESOURCE, calendar.RESOURCE,
 )

@@ -1,4 +1,4 @@
-"""`taskstream mcp`: the MCP server (`server.py`) and the natural-date parser its tools use (`natural_dates.py`).
+"""`taskstream mcp`: the MCP server (`server.py`); its natural-date and quick-add parsers live in streams/rules/.
 
-Imports nothing, so the parser loads without the MCP SDK.
+Imports nothing, so the server module is the only thing that needs the MCP SDK.
 """

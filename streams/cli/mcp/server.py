@@ -17,7 +17,7 @@ from mcp.server.lowlevel import Server
 
 from streams import events
 
-from . import natural_dates
+from streams.rules import natural_dates
 
 log = logging.getLogger(__name__)
 
@@ -176,7 +176,7 @@ API_OUTPUTS = {
     "set_task_priority": "Task", "set_task_due_date": "Task", "add_task_tags": "Task", "remove_task_tag": "Task",
     "list_tasks": "TaskList", "search_tasks": "TaskList", "filter_tasks": "TaskList", "sort_tasks": "TaskList",
     "create_recurring_task": "RecurringTask", "list_recurring_tasks": "RecurringTaskList", "add_reminder": "Reminder",
-    "list_reminders": "ReminderList", "get_task_history": "AuditPage",
+    "list_reminders": "ReminderList", "get_task_history": "AuditPage", "quick_add": "QuickAddResult",
 }
 DELETED_TASK = {"type": "object", "properties": {"deleted": {"const": True}, "task_id": {"type": "string",
                 "format": "uuid"}}, "required": ["deleted", "task_id"], "additionalProperties": False}
@@ -346,6 +346,24 @@ class TaskTools:
             body["due_date"] = due.iso()
         task = await self.api.request("POST", "/api/tasks", body=body)
         return task, f"Added task {task['title']!r} (id {task['id']})" + (f", due {due.describe()}." if due else ".")
+
+    async def quick_add(self, args: dict[str, Any]) -> tuple[Any, str]:
+        body = {"text": args["text"], "time_zone": str(self._zone(args).key)}
+        dry_run = bool(args.get("dry_run"))
+        try:
+            answer = await self._optional_route("quick add", "POST", "/api/tasks/quick-add", body=body,
+                                                params={"dry_run": True} if dry_run else None)
+        except ApiFailure as exc:
+            if exc.status == 400 and exc.details.get("field") == "text":
+                # The API's message names the part it did not understand; pass it on as it is.
+                raise ToolError(f"quick_add could not read the text: {exc.message}", status=400, field="text",
+                                part=exc.details.get("part")) from None
+            raise
+        if dry_run:
+            return answer, f"Would add {answer['summary']} (nothing created)."
+        created = answer.get("task") or answer.get("recurring_task") or {}
+        what = "recurring task" if answer["kind"] == "recurring" else "task"
+        return answer, f"Added {what} {answer['summary']} (id {created.get('id')})."
 
     async def get_task(self, args: dict[str, Any]) -> tuple[Any, str]:
         task = await self._task_call("GET", args["task_id"])
@@ -536,6 +554,20 @@ class TaskTools:
                       "priority": {**PRIORITY, "default": "MEDIUM"}, "tags": TAGS, "timezone": TIMEZONE},
                      ("title",)),
                  self.add_task),
+            Tool("quick_add", "Create a task or a recurring task from one line the way the user said it, e.g. "
+                 "'Pay rent every month on the last day #home !high', 'Call mom tomorrow 5pm remind me 30 min "
+                 "before', 'Standup every weekday at 9:30 #work', 'Water plants every! 3 days' (every! = from "
+                 "completion). Understands due dates and times (a date alone = all day), schedules, #tags, "
+                 "!high/!medium/!low (or !1/!2/!3) and 'remind me N min/hours before'; the other words are the "
+                 "title. Anything it cannot read for certain is an error naming that part (nothing is guessed). "
+                 "dry_run: true previews without creating. Returns {kind, understood, summary, task | "
+                 "recurring_task}; check the summary with the user.",
+                 obj({"text": {"type": "string", "minLength": 1, "maxLength": 1000,
+                               "description": "The line, in the user's words."},
+                      "dry_run": {"type": "boolean", "default": False,
+                                  "description": "true: only say what would be created."},
+                      "timezone": TIMEZONE}, ("text",)),
+                 self.quick_add),
             Tool("get_task", "Read one task by id. Use it to check a task's current state before changing it."
                  + returns_task, task_only, self.get_task, read_only=True),
             Tool("list_tasks", "List the user's tasks, newest first, one page at a time. Use it to browse; use "

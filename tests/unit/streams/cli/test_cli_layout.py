@@ -1,4 +1,4 @@
-"""The command line sits on top: nothing below it imports it, and its date parser loads on its own."""
+"""The command line sits on top: nothing below it imports it, and the date parsers its MCP tools use load on their own."""
 
 from __future__ import annotations
 
@@ -37,10 +37,11 @@ def test_no_module_outside_the_command_line_imports_it():
     assert {path: names for path, names in offenders.items() if names} == {}
 
 
-def test_the_natural_date_parser_loads_without_the_mcp_sdk_or_the_faust_app():
+def test_the_natural_date_and_quick_add_parsers_load_without_the_mcp_sdk_or_the_faust_app():
     # A None entry in sys.modules makes that import fail, as if the package were not installed.
     script = ("import sys; sys.modules.update(mcp=None, faust=None, aiohttp=None); "
-              "from streams.cli.mcp.natural_dates import resolve; print(resolve.__name__)")
+              "from streams.rules.natural_dates import resolve; from streams.rules.quick_add import parse_quick_add; "
+              "print(resolve.__name__, parse_quick_add.__name__)")
     loaded = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, cwd=ROOT)
     assert loaded.returncode == 0, loaded.stderr
-    assert loaded.stdout.strip() == "resolve"
+    assert loaded.stdout.strip() == "resolve parse_quick_add"

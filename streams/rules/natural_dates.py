@@ -267,4 +267,23 @@ def _date(year: int, month: int, day: int, text: str, *, allow_leap_skip: bool =
         raise DateParseError(f"{text!r} is not a valid calendar date") from None
 
 
-__all__ = ["DEFAULT_TIME", "FORMS", "DateParseError", "Resolved", "TimeZoneError", "resolve", "zone"]
+def parse_day(text: str, today: date) -> tuple[date | None, bool]:
+    """The day a date phrase without a time names ("friday", "next friday", "dec 11", "2026-12-11",
+    "tomorrow"), and whether it was a bare weekday (which the caller must keep ahead); (None, False)
+    when it names none."""
+    return _parse_day(" ".join(text.strip().lower().replace(",", " ").split()), today)
+
+
+def parse_time(text: str) -> time | None:
+    """A time of day ("5pm", "17:30", "at 9", "noon"); None for a bare number; DateParseError when invalid."""
+    return _parse_time(" ".join(text.strip().lower().split()))
+
+
+def wall_clock(day: date, at: time, tz: ZoneInfo) -> datetime:
+    """`day` at `at` in `tz`, as the aware local instant: a time a DST change skips moves forward by the
+    gap, one that occurs twice means the first."""
+    return _result(_local(day, at, tz), tz).local
+
+
+__all__ = ["DEFAULT_TIME", "FORMS", "PARTS_OF_DAY", "DateParseError", "Resolved", "TimeZoneError", "parse_day",
+           "parse_time", "resolve", "wall_clock", "zone"]

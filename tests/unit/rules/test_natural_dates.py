@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from streams.cli.mcp.natural_dates import DateParseError, TimeZoneError, resolve, zone
+from streams.rules.natural_dates import DateParseError, TimeZoneError, resolve, zone
 
 BERLIN = zone("Europe/Berlin")
 NEW_YORK = zone("America/New_York")
