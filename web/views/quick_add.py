@@ -16,8 +16,9 @@ from aiohttp import web
 from db import recurring as recurring_queries
 from db import reminders as reminder_queries
 from db import tasks as task_queries
+from db.engine import driver_connection
 from db.events import PendingEvent
-from db.models import Task
+from db.tasks import TaskRow
 from db.serialize import task_snapshot
 from streams.app import app
 from streams.rules import natural_dates
@@ -42,9 +43,10 @@ async def user_time_zone(session, user_id: str) -> ZoneInfo | None:
     return None
 
 
-async def create_task(session, user_id: str, fields: dict[str, Any], *, now: datetime) -> tuple[Task, PendingEvent]:
-    """The one call that creates a quick-added task: the same db function POST /api/tasks uses."""
-    return await task_queries.create_task(session, user_id, fields, now=now)
+async def create_task(session, user_id: str, fields: dict[str, Any], *, now: datetime) -> tuple[TaskRow, PendingEvent]:
+    """The one call that creates a quick-added task: the same db function POST /api/tasks uses, on the
+    session's connection and in its transaction (the reminder follows in the same one)."""
+    return await task_queries.create_task(await driver_connection(session), user_id, fields, now=now)
 
 
 def requested_zone(body: dict[str, Any]) -> ZoneInfo | None:
