@@ -172,7 +172,8 @@ def test_search_filters_sorting_and_the_filter_language(browser, worker, user, c
     user.create(title="Groceries", priority="low", tags=["home", "errands"], due_date=in_days(-1))
     user.create(title="Dentist", priority="medium", tags=["health"])
     page = open_page(browser, worker.url, user.token, console, expected=FILTER_400)
-    expect(titles(page)).to_have_text(["Dentist", "Groceries", "Quarterly report"])  # newest first
+    # The default view groups by due date: Overdue, then Upcoming, then No date.
+    expect(titles(page)).to_have_text(["Groceries", "Quarterly report", "Dentist"])
     expect(page.locator("#task-total")).to_have_text("· 3")
     expect(row(page, "Groceries")).to_have_class(re.compile(r"\boverdue\b"))
     expect(row(page, "Groceries").locator(".due")).to_contain_text("Overdue yesterday")
@@ -189,7 +190,7 @@ def test_search_filters_sorting_and_the_filter_language(browser, worker, user, c
     page.get_by_role("button", name="Filters").click()
     page.locator("label.chip", has_text="High").click()
     page.locator("label.chip", has_text="Medium").click()
-    expect(titles(page)).to_have_text(["Dentist", "Quarterly report"])
+    expect(titles(page)).to_have_text(["Quarterly report", "Dentist"])
     page.locator("label.chip", has_text="High").click()
     page.locator("label.chip", has_text="Medium").click()
     page.fill("#filter-tags", "errands")

@@ -1,12 +1,23 @@
-/** Dates for people: "in 3 days" / "2 hr. ago" next to the local date and time. */
+/** Dates for people: "in 3 days" / "2 hr. ago" next to the date and time in the user's zone. */
+
+import { daysBetween, dueDay, isAllDay, isOverdue as overdueInZone, today, zone } from "./zone.js";
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
 const DAY = 24 * HOUR;
 
 const relative = new Intl.RelativeTimeFormat(undefined, { numeric: "auto", style: "short" });
-const dateTime = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
-const dateOnly = new Intl.DateTimeFormat(undefined, { dateStyle: "medium" });
+const formats = new Map();
+
+/** A formatter for the user's current zone (made once per zone and style). */
+function formatter(style, timeZone = zone()) {
+  const key = `${style}|${timeZone}`;
+  if (!formats.has(key)) {
+    const options = style === "date" ? { dateStyle: "medium" } : { dateStyle: "medium", timeStyle: "short" };
+    formats.set(key, new Intl.DateTimeFormat(undefined, { ...options, timeZone }));
+  }
+  return formats.get(key);
+}
 
 export const timeZone = Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
 
@@ -23,20 +34,34 @@ export function fromNow(iso, now = Date.now()) {
 }
 
 export function localDateTime(iso) {
-  return dateTime.format(new Date(iso));
+  return formatter("datetime").format(new Date(iso));
 }
 
 export function localDate(iso) {
-  return dateOnly.format(new Date(iso));
+  return formatter("date").format(new Date(iso));
 }
 
-/** "open and past due", as the server's `overdue` means it. */
+/** A "YYYY-MM-DD" day as people read it ("Dec 2, 2026"), the same day in every zone. */
+export function calendarDay(day) {
+  const [y, m, d] = day.split("-").map(Number);
+  return formatter("date", "UTC").format(new Date(Date.UTC(y, m - 1, d)));
+}
+
+/** "today", "tomorrow", "in 3 days", "yesterday": a day relative to today in the user's zone. */
+export function fromToday(day, now = Date.now()) {
+  return relativeDays.format(daysBetween(today(now), day), "day");
+}
+
+const relativeDays = new Intl.RelativeTimeFormat(undefined, { numeric: "auto" });
+
+/** "open and past due", as the server's `overdue` means it; an all-day task once its day is over. */
 export function isOverdue(task, now = Date.now()) {
-  return !task.completed && task.due_date !== null && new Date(task.due_date).getTime() < now;
+  return overdueInZone(task, now);
 }
 
 export function isDueSoon(task, now = Date.now()) {
-  if (task.completed || task.due_date === null) return false;
+  if (task.completed || !task.due_date) return false;
+  if (isAllDay(task)) return dueDay(task) === today(now);
   const left = new Date(task.due_date).getTime() - now;
   return left >= 0 && left < DAY;
 }

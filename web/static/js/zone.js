@@ -1,0 +1,78 @@
+/** The user's time zone (from GET /api/settings, else this browser's) and calendar days in it. */
+
+const BROWSER_ZONE = Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
+const DATE_ONLY = /^\d{4}-\d{2}-\d{2}$/;
+
+let current = BROWSER_ZONE;
+let dayFormat = null;
+const listeners = new Set();
+
+export function browserZone() {
+  return BROWSER_ZONE;
+}
+
+export function zone() {
+  return current;
+}
+
+/** Whether `name` is a zone this browser knows (the server checks again; this only spares a round trip). */
+export function isZone(name) {
+  try {
+    new Intl.DateTimeFormat("en-US", { timeZone: name });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Use `name` from now on (an unknown name falls back to the browser's); listeners re-render. */
+export function setZone(name) {
+  const next = name && isZone(name) ? name : BROWSER_ZONE;
+  if (next === current) return;
+  current = next;
+  dayFormat = null;
+  for (const listener of listeners) listener(current);
+}
+
+export function onZoneChange(listener) {
+  listeners.add(listener);
+}
+
+/** "YYYY-MM-DD" of an instant, as a wall calendar in the user's zone shows it. */
+export function dayOf(instant) {
+  dayFormat ||= new Intl.DateTimeFormat("en-CA", { timeZone: current, year: "numeric", month: "2-digit", day: "2-digit" });
+  const parts = Object.fromEntries(dayFormat.formatToParts(new Date(instant)).map((p) => [p.type, p.value]));
+  return `${parts.year}-${parts.month}-${parts.day}`;
+}
+
+export function today(now = Date.now()) {
+  return dayOf(now);
+}
+
+/** An all-day task: flagged so, or its due_date is a bare "YYYY-MM-DD" (a day, not an instant). */
+export function isAllDay(task) {
+  return Boolean(task?.due_date) && (task.all_day === true || DATE_ONLY.test(task.due_date));
+}
+
+/** The calendar day a task is due on, in the user's zone; null without a due date. */
+export function dueDay(task) {
+  if (!task?.due_date) return null;
+  if (DATE_ONLY.test(task.due_date)) return task.due_date;
+  return dayOf(task.due_date);
+}
+
+/** Whole days from `from` to `to` (both "YYYY-MM-DD"); calendar arithmetic, DST cannot skew it. */
+export function daysBetween(from, to) {
+  const utc = (day) => {
+    const [y, m, d] = day.split("-").map(Number);
+    return Date.UTC(y, m - 1, d);
+  };
+  return Math.round((utc(to) - utc(from)) / 86_400_000);
+}
+
+/** Open and past due: an all-day task once its day is over, a timed one once its instant passed. */
+export function isOverdue(task, now = Date.now()) {
+  if (task.completed || !task.due_date) return false;
+  if (isAllDay(task)) return dueDay(task) < today(now);
+  return new Date(task.due_date).getTime() < now;
+}
