@@ -138,8 +138,9 @@ export class Settings {
     status.dataset.state = !settings.email ? "none" : settings.email_confirmed ? "confirmed" : "pending";
     status.textContent = !settings.email ? "No address: reminders show up here only."
       : settings.email_confirmed ? `Reminders go to ${settings.email}.`
-        : `Waiting for you to follow the link sent to ${settings.email}`
-          + (settings.confirmation_sent_at ? ` (${fromNow(settings.confirmation_sent_at)}).` : ".");
+        : settings.confirmation_sent_at
+          ? `Waiting for you to follow the link sent to ${settings.email} (${fromNow(settings.confirmation_sent_at)}).`
+          : `${settings.email} is not confirmed yet: it gets no reminders until it is.`;
     $("#email-resend").hidden = !(settings.email && !settings.email_confirmed && this.features.resendConfirmation);
   }
 
