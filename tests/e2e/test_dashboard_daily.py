@@ -615,3 +615,24 @@ def test_the_colours_follow_the_systems_light_or_dark_setting(browser, worker, u
     open_settings(phone)
     assert phone.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     assert console.errors == []
+
+
+@pytest.mark.parametrize(("zone", "day", "starts", "next_starts"), [
+    ("Europe/Berlin", "2026-12-02", "2026-12-01T23:00:00.000Z", "2026-12-02T23:00:00.000Z"),
+    ("Europe/Berlin", "2026-03-29", "2026-03-28T23:00:00.000Z", "2026-03-29T22:00:00.000Z"),  # a 23-hour day
+    ("Europe/Berlin", "2026-10-25", "2026-10-24T22:00:00.000Z", "2026-10-25T23:00:00.000Z"),  # a 25-hour day
+    ("America/Santiago", "2026-09-06", "2026-09-06T04:00:00.000Z", "2026-09-07T03:00:00.000Z"),  # no midnight
+    ("Pacific/Kiritimati", "2026-12-02", "2026-12-01T10:00:00.000Z", "2026-12-02T10:00:00.000Z"),
+])
+def test_a_day_in_the_users_zone_starts_at_its_own_midnight(browser, worker, console, zone, day, starts, next_starts):
+    """The dashboard's calendar arithmetic (zone.js), run in the browser: what "due from / until" a day sends."""
+    page = open_page(browser, worker.url, None, console)
+    got = page.evaluate("""async ([zone, day]) => {
+        const z = await import("/static/js/zone.js");
+        z.setZone(zone);
+        const iso = (ms) => new Date(ms).toISOString();
+        return [iso(z.startOfDay(day)), iso(z.startOfDay(day, 1)), z.dayOf(z.startOfDay(day)),
+                z.dayOf(z.startOfDay(day, 1) - 1)];
+    }""", [zone, day])
+    assert got == [starts, next_starts, day, day]
+    assert console.errors == []

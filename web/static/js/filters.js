@@ -2,17 +2,11 @@
 
 import { $, $$ } from "./dom.js";
 import { isOverdue } from "./format.js";
-import { zone } from "./zone.js";
+import { startOfDay, zone } from "./zone.js";
 
 export const PAGE_SIZE = 50;
 
 const splitTags = (text) => text.split(",").map((t) => t.trim().toLowerCase()).filter(Boolean);
-
-/** Local midnight at the start of a "YYYY-MM-DD" day (plus `days`), in milliseconds; DST-proof. */
-function localMidnight(day, days = 0) {
-  const [y, m, d] = day.split("-").map(Number);
-  return new Date(y, m - 1, d + days).getTime();
-}
 
 /**
  * What the form asks for:
@@ -38,10 +32,10 @@ export function readFilters(form) {
   const sortBy = $("#sort-by", form).value;
   const sortOrder = $("#sort-order", form).value;
 
-  // "Due from" and "Due until" are whole local days, both included. The server's bounds are
+  // "Due from" and "Due until" are whole days in the user's zone, both included. The server's bounds are
   // exclusive, so "from" starts one millisecond before that midnight and "until" ends at the next one.
-  const after = dueFrom ? localMidnight(dueFrom) - 1 : null;
-  const before = dueUntil ? localMidnight(dueUntil, 1) : null;
+  const after = dueFrom ? startOfDay(dueFrom) - 1 : null;
+  const before = dueUntil ? startOfDay(dueUntil, 1) : null;
 
   const grouped = !sortBy;
   const params = {

@@ -5,6 +5,7 @@ const DATE_ONLY = /^\d{4}-\d{2}-\d{2}$/;
 
 let current = BROWSER_ZONE;
 let dayFormat = null;
+let clockFormat = null;
 const listeners = new Set();
 
 export function browserZone() {
@@ -31,6 +32,7 @@ export function setZone(name) {
   if (next === current) return;
   current = next;
   dayFormat = null;
+  clockFormat = null;
   for (const listener of listeners) listener(current);
 }
 
@@ -43,6 +45,29 @@ export function dayOf(instant) {
   dayFormat ||= new Intl.DateTimeFormat("en-CA", { timeZone: current, year: "numeric", month: "2-digit", day: "2-digit" });
   const parts = Object.fromEntries(dayFormat.formatToParts(new Date(instant)).map((p) => [p.type, p.value]));
   return `${parts.year}-${parts.month}-${parts.day}`;
+}
+
+/** How far the user's zone is ahead of UTC at `instant`, in milliseconds. */
+function offsetAt(instant) {
+  clockFormat ||= new Intl.DateTimeFormat("en-US", {
+    timeZone: current, hourCycle: "h23", year: "numeric", month: "numeric", day: "numeric",
+    hour: "numeric", minute: "numeric", second: "numeric",
+  });
+  const p = Object.fromEntries(clockFormat.formatToParts(new Date(instant)).map((x) => [x.type, Number(x.value)]));
+  const wall = Date.UTC(p.year, p.month - 1, p.day, p.hour, p.minute, p.second);
+  return wall - Math.floor(instant / 1000) * 1000;
+}
+
+/** The instant (ms) a "YYYY-MM-DD" day (plus `days`) starts in the user's zone. Of the two offsets around a
+ * DST change, the earliest instant that already falls on that day (a midnight skipped by DST starts at 01:00). */
+export function startOfDay(day, days = 0) {
+  const [y, m, d] = day.split("-").map(Number);
+  const wall = Date.UTC(y, m - 1, d + days);
+  const target = new Date(wall).toISOString().slice(0, 10);
+  const first = wall - offsetAt(wall);
+  const candidates = [first, wall - offsetAt(first)];
+  const onTheDay = candidates.filter((instant) => dayOf(instant) === target);
+  return onTheDay.length ? Math.min(...onTheDay) : Math.max(...candidates);
 }
 
 export function today(now = Date.now()) {
