@@ -637,3 +637,26 @@ def test_a_day_in_the_users_zone_starts_at_its_own_midnight(browser, worker, con
     }""", [zone, day])
     assert got == [starts, next_starts, day, day]
     assert console.errors == []
+
+
+@pytest.mark.parametrize(("zone", "typed", "instant", "with_offset"), [
+    ("Europe/Berlin", "2026-12-02T09:00", "2026-12-02T08:00:00.000Z", "2026-12-02T09:00:00+01:00"),
+    ("Europe/Berlin", "2026-10-25T02:30", "2026-10-25T00:30:00.000Z", "2026-10-25T02:30:00+02:00"),  # twice: the first
+    ("Europe/Berlin", "2026-03-29T02:30", "2026-03-29T01:30:00.000Z", "2026-03-29T03:30:00+02:00"),  # skipped: later
+    ("Asia/Kolkata", "2026-12-02T09:00", "2026-12-02T03:30:00.000Z", "2026-12-02T09:00:00+05:30"),
+])
+def test_times_typed_into_the_editor_are_read_in_the_users_zone(browser, worker, console, zone, typed, instant,
+                                                                with_offset):
+    """The task editor's and the recurring editor's date-time fields, run in the browser: wall time in the
+    user's zone, whatever zone the browser is in."""
+    page = open_page(browser, worker.url, None, console, timezone_id="America/Los_Angeles")
+    got = page.evaluate("""async ([zone, typed]) => {
+        const z = await import("/static/js/zone.js");
+        const f = await import("/static/js/format.js");
+        z.setZone(zone);
+        const iso = f.fromLocalInput(typed);
+        return [iso, f.withLocalOffset(typed), f.toLocalInput(iso)];
+    }""", [zone, typed])
+    assert got[:2] == [instant, with_offset]
+    assert got[2] == with_offset[:16]
+    assert console.errors == []

@@ -1,6 +1,8 @@
 /** Dates for people: "in 3 days" / "2 hr. ago" next to the date and time in the user's zone. */
 
-import { daysBetween, dueDay, isAllDay, isOverdue as overdueInZone, today, zone } from "./zone.js";
+import {
+  daysBetween, dueDay, fromWallClock, isAllDay, isOverdue as overdueInZone, offsetAt, today, wallClock, zone,
+} from "./zone.js";
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
@@ -18,8 +20,6 @@ function formatter(style, timeZone = zone()) {
   }
   return formats.get(key);
 }
-
-export const timeZone = Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
 
 /** "in 3 days", "2 hr. ago", "now". */
 export function fromNow(iso, now = Date.now()) {
@@ -68,30 +68,27 @@ export function isDueSoon(task, now = Date.now()) {
 
 const pad = (n) => String(n).padStart(2, "0");
 
-/** An ISO instant as the value of an <input type="datetime-local"> (local wall time). */
+/** An ISO instant as the value of an <input type="datetime-local">: the wall time in the user's zone. */
 export function toLocalInput(iso) {
   if (!iso) return "";
   const d = new Date(iso);
-  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}`;
+  return Number.isNaN(d.getTime()) ? "" : wallClock(d.getTime());
 }
 
-/** A datetime-local value (local wall time) as an ISO instant with an offset, or null when empty. */
+/** A datetime-local value (wall time in the user's zone) as an ISO instant, or null when empty. */
 export function fromLocalInput(value) {
-  if (!value) return null;
-  const d = new Date(value);
-  return Number.isNaN(d.getTime()) ? null : d.toISOString();
+  const instant = fromWallClock(value);
+  return instant === null ? null : new Date(instant).toISOString();
 }
 
-/** A datetime-local value with this browser's UTC offset kept (e.g. 2026-12-01T09:00:00+01:00). */
+/** A datetime-local value with the user's zone's offset kept (e.g. 2026-12-01T09:00:00+01:00). */
 export function withLocalOffset(value) {
-  if (!value) return null;
-  const d = new Date(value);
-  if (Number.isNaN(d.getTime())) return null;
-  const offset = -d.getTimezoneOffset();
+  const instant = fromWallClock(value);
+  if (instant === null) return null;
+  const offset = Math.round(offsetAt(instant) / 60_000);
   const sign = offset >= 0 ? "+" : "-";
   const abs = Math.abs(offset);
-  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}:00`
-    + `${sign}${pad(Math.floor(abs / 60))}:${pad(abs % 60)}`;
+  return `${wallClock(instant)}:00${sign}${pad(Math.floor(abs / 60))}:${pad(abs % 60)}`;
 }
 
 /** "YYYY-MM-DD" plus `days`, as "YYYY-MM-DD" (calendar arithmetic, no time zone involved). */

@@ -66,6 +66,7 @@ async function signIn(token) {
   who.textContent = payload.sub ? `Signed in as ${payload.sub}` : "Signed in";
   who.hidden = false;
   $("#sign-out").hidden = false;
+  $("#show-help").hidden = false;
   $("#sign-in").hidden = true;
   $("#app").hidden = false;
   $("#tab-recurring").hidden = !state.features.recurring;
@@ -102,6 +103,7 @@ function signOut(message = "") {
   for (const dialog of $$("dialog[open]")) dialog.close();
   $("#signed-in-as").hidden = true;
   $("#sign-out").hidden = true;
+  $("#show-help").hidden = true;
   $("#connection").hidden = true;
   $("#app").hidden = true;
   showSignIn(message);

@@ -6,7 +6,7 @@ import { $, h, setMessage } from "./dom.js";
 import { confirmDialog } from "./dialogs.js";
 import { fromNow, localDateTime } from "./format.js";
 import { errorToast, toast } from "./toasts.js";
-import { browserZone, isZone, setZone, zone } from "./zone.js";
+import { browserZone, isZone, setZone, zone, zoneNames } from "./zone.js";
 
 const splitList = (text) => text.split(",").map((t) => t.trim()).filter(Boolean);
 
@@ -38,6 +38,9 @@ export class Settings {
   wire() {
     if (this.wired) return;
     this.wired = true;
+    if (!$("#time-zones").children.length) {
+      $("#time-zones").replaceChildren(...zoneNames().map((name) => h("option", { value: name })));
+    }
     $("#zone-form").addEventListener("submit", (event) => {
       event.preventDefault();
       this.saveZone($("#zone-input").value.trim());

@@ -2,6 +2,7 @@
 
 const BROWSER_ZONE = Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
 const DATE_ONLY = /^\d{4}-\d{2}-\d{2}$/;
+const DAY = 86_400_000;
 
 let current = BROWSER_ZONE;
 let dayFormat = null;
@@ -47,27 +48,60 @@ export function dayOf(instant) {
   return `${parts.year}-${parts.month}-${parts.day}`;
 }
 
-/** How far the user's zone is ahead of UTC at `instant`, in milliseconds. */
-function offsetAt(instant) {
+/** Every zone name this browser knows, for a <datalist>. */
+export function zoneNames() {
+  return typeof Intl.supportedValuesOf === "function" ? Intl.supportedValuesOf("timeZone") : [BROWSER_ZONE];
+}
+
+function clockParts(instant) {
   clockFormat ||= new Intl.DateTimeFormat("en-US", {
     timeZone: current, hourCycle: "h23", year: "numeric", month: "numeric", day: "numeric",
     hour: "numeric", minute: "numeric", second: "numeric",
   });
-  const p = Object.fromEntries(clockFormat.formatToParts(new Date(instant)).map((x) => [x.type, Number(x.value)]));
+  return Object.fromEntries(clockFormat.formatToParts(new Date(instant)).map((x) => [x.type, Number(x.value)]));
+}
+
+/** How far the user's zone is ahead of UTC at `instant`, in milliseconds. */
+export function offsetAt(instant) {
+  const p = clockParts(instant);
   const wall = Date.UTC(p.year, p.month - 1, p.day, p.hour, p.minute, p.second);
   return wall - Math.floor(instant / 1000) * 1000;
 }
 
-/** The instant (ms) a "YYYY-MM-DD" day (plus `days`) starts in the user's zone. Of the two offsets around a
- * DST change, the earliest instant that already falls on that day (a midnight skipped by DST starts at 01:00). */
+/** The instants a wall-clock time (`wall`, as if it were UTC) may name: one per offset the zone has within a
+ * day of it, so both sides of a DST change are tried. */
+function candidates(wall) {
+  return [...new Set([-DAY, 0, DAY].map((shift) => wall - offsetAt(wall + shift)))];
+}
+
+/** The instant (ms) a "YYYY-MM-DD" day (plus `days`) starts in the user's zone: the earliest instant on that
+ * day, so a midnight DST skips starts the day at 01:00. */
 export function startOfDay(day, days = 0) {
   const [y, m, d] = day.split("-").map(Number);
   const wall = Date.UTC(y, m - 1, d + days);
   const target = new Date(wall).toISOString().slice(0, 10);
-  const first = wall - offsetAt(wall);
-  const candidates = [first, wall - offsetAt(first)];
-  const onTheDay = candidates.filter((instant) => dayOf(instant) === target);
-  return onTheDay.length ? Math.min(...onTheDay) : Math.max(...candidates);
+  const found = candidates(wall);
+  const onTheDay = found.filter((instant) => dayOf(instant) === target);
+  return onTheDay.length ? Math.min(...onTheDay) : Math.max(...found);
+}
+
+const pad = (n) => String(n).padStart(2, "0");
+
+/** "YYYY-MM-DDTHH:MM": the user's zone's wall clock at `instant` (what an <input type="datetime-local"> shows). */
+export function wallClock(instant) {
+  const p = clockParts(instant);
+  return `${p.year}-${pad(p.month)}-${pad(p.day)}T${pad(p.hour)}:${pad(p.minute)}`;
+}
+
+/** The instant (ms) a "YYYY-MM-DDTHH:MM" wall-clock time in the user's zone names, or null. Of two (DST
+ * overlap) the earlier; a time DST skips moves forward by the gap, as clocks do. */
+export function fromWallClock(value) {
+  const m = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})/.exec(value || "");
+  if (!m) return null;
+  const wall = Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]), Number(m[4]), Number(m[5]));
+  const found = candidates(wall);
+  const exact = found.filter((instant) => wallClock(instant) === value.slice(0, 16));
+  return exact.length ? Math.min(...exact) : Math.max(...found);
 }
 
 export function today(now = Date.now()) {
