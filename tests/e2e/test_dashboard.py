@@ -2,71 +2,23 @@
 
 from __future__ import annotations
 
-import json
 import re
-import urllib.request
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import pytest
 from ci_env import skip_or_fail
+from dashboard_support import (
+    PHONE, documented, documenting, expect, has_route, in_days, local_input, open_page, row, sign_in, titles,
+)
 from stack import Worker
 
 pytestmark = pytest.mark.e2e
 
-TIMEOUT_MS = 20_000
-DESKTOP = {"width": 1280, "height": 860}
-PHONE = {"width": 390, "height": 844}
 #: Chromium itself logs failed connections and HTTP error answers to the console. These are the
 #: ones a test provokes on purpose; they are not script errors.
 REFUSED = ("ERR_CONNECTION_REFUSED", "WebSocket connection to")
 FILTER_400 = ("status of 400", "filter=")
 UNAUTHORIZED = ("status of 401",)
-
-
-def expect(target: Any):
-    from playwright.sync_api import expect as playwright_expect
-
-    return playwright_expect(target)
-
-
-def in_days(days: float) -> str:
-    return (datetime.now(UTC) + timedelta(days=days)).isoformat()
-
-
-def local_input(days: float) -> str:
-    """A datetime-local value `days` from now (the browser contexts run in UTC)."""
-    return (datetime.now(UTC) + timedelta(days=days)).strftime("%Y-%m-%dT%H:%M")
-
-
-def open_page(browser, base: str, token: str | None, console, *, viewport=DESKTOP, color_scheme="light",
-              expected: tuple[str, ...] = (), before=None):
-    context = browser.new_context(viewport=viewport, color_scheme=color_scheme, timezone_id="UTC", locale="en-US")
-    context.set_default_timeout(TIMEOUT_MS)
-    page = context.new_page()
-    console.watch(page, expected=expected)
-    if before is not None:
-        before(page)
-    page.goto(base + "/")
-    page.wait_for_selector("html[data-ready]")
-    if token is not None:
-        sign_in(page, token)
-    return page
-
-
-def sign_in(page, token: str) -> None:
-    page.fill("#token-input", token)
-    page.press("#token-input", "Enter")
-    expect(page.locator("#connection")).to_have_attribute("data-state", "live", timeout=TIMEOUT_MS)
-
-
-def row(page, title: str):
-    exact = page.locator(".task-title", has_text=re.compile(f"^{re.escape(title)}$"))
-    return page.locator("#task-list > li", has=exact)
-
-
-def titles(page):
-    return page.locator("#task-list .task-title")
 
 
 def test_changes_in_one_window_appear_in_the_other_without_a_reload(browser, worker, user, console):
@@ -172,7 +124,8 @@ def test_search_filters_sorting_and_the_filter_language(browser, worker, user, c
     user.create(title="Groceries", priority="low", tags=["home", "errands"], due_date=in_days(-1))
     user.create(title="Dentist", priority="medium", tags=["health"])
     page = open_page(browser, worker.url, user.token, console, expected=FILTER_400)
-    expect(titles(page)).to_have_text(["Dentist", "Groceries", "Quarterly report"])  # newest first
+    # The default view groups by due date: Overdue, then Upcoming, then No date.
+    expect(titles(page)).to_have_text(["Groceries", "Quarterly report", "Dentist"])
     expect(page.locator("#task-total")).to_have_text("· 3")
     expect(row(page, "Groceries")).to_have_class(re.compile(r"\boverdue\b"))
     expect(row(page, "Groceries").locator(".due")).to_contain_text("Overdue yesterday")
@@ -189,7 +142,7 @@ def test_search_filters_sorting_and_the_filter_language(browser, worker, user, c
     page.get_by_role("button", name="Filters").click()
     page.locator("label.chip", has_text="High").click()
     page.locator("label.chip", has_text="Medium").click()
-    expect(titles(page)).to_have_text(["Dentist", "Quarterly report"])
+    expect(titles(page)).to_have_text(["Quarterly report", "Dentist"])
     page.locator("label.chip", has_text="High").click()
     page.locator("label.chip", has_text="Medium").click()
     page.fill("#filter-tags", "errands")
@@ -378,43 +331,6 @@ RECURRING = {
     "/api/recurring-tasks/{template_id}/resume": ("post",),
     "/api/recurring-tasks/{template_id}/occurrences": ("get",),
 }
-
-
-def openapi(worker) -> dict[str, Any]:
-    with urllib.request.urlopen(f"{worker.url}/openapi.json", timeout=10) as response:
-        return json.load(response)
-
-
-def documented(worker, path: str) -> bool:
-    return path in openapi(worker)["paths"]
-
-
-def has_route(user, path: str) -> bool:
-    """Whether the server serves `path`: only a 404 says no; any other error (401, 429, 500) fails the test."""
-    try:
-        user.call("GET", path)
-    except AssertionError as exc:
-        if f"GET {path} answered 404:" in str(exc):
-            return False
-        raise
-    return True
-
-
-def documenting(worker, extra: dict[str, tuple[str, ...]], *, only_tasks: bool = False):
-    """Serve the page an OpenAPI document with `extra` paths added (routes the server serves but does not
-    document yet), or with only the task routes: the dashboard shows what the document lists."""
-
-    def patch(route) -> None:
-        response = route.fetch()
-        document = response.json()
-        if only_tasks:
-            document["paths"] = {p: v for p, v in document["paths"].items() if p.startswith("/api/tasks")
-                                 and "reminders" not in p}
-        for path, methods in extra.items():
-            document["paths"].setdefault(path, {method: {"responses": {}} for method in methods})
-        route.fulfill(response=response, json=document)
-
-    return lambda page: page.route("**/openapi.json", patch)
 
 
 def seed(user) -> None:

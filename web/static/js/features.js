@@ -11,6 +11,18 @@ const OPTIONAL = {
   notificationRead: [["post", "/api/notifications/{}/read"]],
   readAll: [["post", "/api/notifications/read-all"]],
   snooze: [["post", "/api/notifications/{}/snooze"]],
+  quickAdd: [["post", "/api/tasks/quick-add"]],
+  views: [["get", "/api/views"], ["post", "/api/views"], ["delete", "/api/views/{}"]],
+  viewEdit: [["patch", "/api/views/{}"]],
+  audit: [["get", "/api/audit/tasks/{}"]],
+  settings: [["get", "/api/settings"], ["put", "/api/settings"]],
+  notificationSettings: [["get", "/api/notification-settings"], ["put", "/api/notification-settings"]],
+  resendConfirmation: [["post", "/api/notification-settings/resend-confirmation"]],
+  webhooks: [["get", "/api/webhooks"], ["post", "/api/webhooks"]],
+  webhookDelete: [["delete", "/api/webhooks/{}"]],
+  webhookDeliveries: [["get", "/api/webhooks/{}/deliveries"]],
+  webhookEnable: [["post", "/api/webhooks/{}/enable"]],
+  calendarToken: [["post", "/api/calendar/token"]],
 };
 
 /** "/api/tasks/{task_id}/reminders" → "/api/tasks/{}/reminders": parameter names may differ. */

@@ -1,24 +1,22 @@
 /** The filter bar: its fields as GET /api/tasks parameters, and the same filters tested on one task. */
 
 import { $, $$ } from "./dom.js";
-import { isOverdue, timeZone } from "./format.js";
+import { isOverdue } from "./format.js";
+import { startOfDay, zone } from "./zone.js";
 
 export const PAGE_SIZE = 50;
 
 const splitTags = (text) => text.split(",").map((t) => t.trim().toLowerCase()).filter(Boolean);
-
-/** Local midnight at the start of a "YYYY-MM-DD" day (plus `days`), in milliseconds; DST-proof. */
-function localMidnight(day, days = 0) {
-  const [y, m, d] = day.split("-").map(Number);
-  return new Date(y, m - 1, d + days).getTime();
-}
 
 /**
  * What the form asks for:
  *   params   the query string of GET /api/tasks (without paging)
  *   test     task → true/false when the filters can be checked here, null when only the server can
  *            tell (full-text search, filter expressions)
- *   ordered  whether the list order is the default newest-first (a created task then goes on top)
+ *   ordered  whether a created task can be placed here without asking the server (newest-first, or
+ *            the due-date groups, which order themselves)
+ *   grouped  the default view: Overdue / Today / Upcoming / No date, read from the server by due date
+ *   saved    what the user chose (no defaults, no empties): the parameters a saved view keeps
  */
 export function readFilters(form) {
   const status = $("#status", form).value;
@@ -34,13 +32,14 @@ export function readFilters(form) {
   const sortBy = $("#sort-by", form).value;
   const sortOrder = $("#sort-order", form).value;
 
-  // "Due from" and "Due until" are whole local days, both included. The server's bounds are
+  // "Due from" and "Due until" are whole days in the user's zone, both included. The server's bounds are
   // exclusive, so "from" starts one millisecond before that midnight and "until" ends at the next one.
-  const after = dueFrom ? localMidnight(dueFrom) - 1 : null;
-  const before = dueUntil ? localMidnight(dueUntil, 1) : null;
+  const after = dueFrom ? startOfDay(dueFrom) - 1 : null;
+  const before = dueUntil ? startOfDay(dueUntil, 1) : null;
 
+  const grouped = !sortBy;
   const params = {
-    tz: timeZone,
+    tz: zone(),
     search,
     filter,
     completed: status === "open" ? "false" : status === "done" ? "true" : "",
@@ -50,9 +49,11 @@ export function readFilters(form) {
     tags_mode: tags.length > 1 ? tagsMode : "",
     due_after: after === null ? "" : new Date(after).toISOString(),
     due_before: before === null ? "" : new Date(before).toISOString(),
-    sort_by: sortBy,
-    sort_order: sortBy ? sortOrder : "",
+    sort_by: grouped ? "due_date" : sortBy,
+    sort_order: grouped ? "asc" : sortOrder,
   };
+  const saved = Object.fromEntries(Object.entries({ ...params, sort_by: sortBy, sort_order: sortBy ? sortOrder : "" })
+    .filter(([name, value]) => name !== "tz" && value !== ""));
 
   const test = (task) => {
     if (status === "open" && task.completed) return false;
@@ -74,7 +75,7 @@ export function readFilters(form) {
   };
 
   const active = Boolean(priorities.length || tags.length || dueFrom || dueUntil || filter || sortBy);
-  return { params, test, ordered: !sortBy && !search, active };
+  return { params, test, ordered: !sortBy && !search, active, grouped, saved };
 }
 
 export function clearFilters(form) {

@@ -6,13 +6,19 @@ import { confirmDialog } from "./dialogs.js";
 import { loadFeatures } from "./features.js";
 import { clearFilters, readFilters, showFilterError } from "./filters.js";
 import { localDateTime } from "./format.js";
+import { TaskHistory } from "./history.js";
 import { LiveConnection } from "./live.js";
 import { Notifications } from "./notifications.js";
+import { QuickAdd } from "./quick-add.js";
 import { RecurringPanel } from "./recurring.js";
+import { SavedViews } from "./saved-views.js";
 import { claims, clean, forgetToken, storedToken, storeToken, takeTokenFromLink } from "./session.js";
+import { Settings } from "./settings.js";
+import { openHelp, wireShortcuts } from "./shortcuts.js";
 import { TaskEditor } from "./task-editor.js";
 import { TaskList } from "./tasks.js";
 import { errorToast, toast } from "./toasts.js";
+import { onZoneChange, zone } from "./zone.js";
 
 const MAX_TIMER = 2 ** 31 - 1;
 
@@ -22,6 +28,10 @@ let editor;
 let recurring;
 let notifications;
 let live;
+let quickAdd;
+let views;
+let history;
+let settings;
 
 // Signing in and out ----------------------------------------------------------------------------
 
@@ -56,11 +66,14 @@ async function signIn(token) {
   who.textContent = payload.sub ? `Signed in as ${payload.sub}` : "Signed in";
   who.hidden = false;
   $("#sign-out").hidden = false;
+  $("#show-help").hidden = false;
   $("#sign-in").hidden = true;
   $("#app").hidden = false;
   $("#tab-recurring").hidden = !state.features.recurring;
-  $("#tabs").hidden = !state.features.recurring;
+  $("#tab-settings").hidden = !settings.enabled;
+  $("#tabs").hidden = !state.features.recurring && !settings.enabled;
   $("#connection").hidden = false;
+  await settings.loadZone();
   showSection("tasks");
   if (typeof payload.exp === "number") {
     const left = payload.exp * 1000 - Date.now();
@@ -70,6 +83,7 @@ async function signIn(token) {
   live.start();
   applyFilters();
   notifications.load();
+  views.load();
   return true;
 }
 
@@ -84,9 +98,12 @@ function signOut(message = "") {
   list.clear();
   recurring.clear();
   notifications.clear();
+  views.clear();
+  quickAdd.hidePreview();
   for (const dialog of $$("dialog[open]")) dialog.close();
   $("#signed-in-as").hidden = true;
   $("#sign-out").hidden = true;
+  $("#show-help").hidden = true;
   $("#connection").hidden = true;
   $("#app").hidden = true;
   showSignIn(message);
@@ -107,12 +124,15 @@ function showSignIn(message = "") {
 
 function showSection(name) {
   $("#tasks-panel").hidden = name !== "tasks";
+  $("#views-sidebar").hidden = name !== "tasks" || !views.enabled;
   $("#recurring-panel").hidden = name !== "recurring";
+  $("#settings-panel").hidden = name !== "settings";
   for (const tab of $$(".tab")) {
     if (tab.id === `tab-${name}`) tab.setAttribute("aria-current", "page");
     else tab.removeAttribute("aria-current");
   }
   if (name === "recurring") recurring.load();
+  if (name === "settings") settings.load();
 }
 
 // Tasks -----------------------------------------------------------------------------------------
@@ -121,7 +141,23 @@ function applyFilters() {
   if (!state.signedIn) return;
   const query = readFilters($("#filters"));
   $("#more-filters").textContent = query.active ? "Filters •" : "Filters";
-  list.setQuery(query);
+  const view = views.active();
+  $("#filters").hidden = Boolean(view);
+  $("#view-banner").hidden = !view;
+  if (view) {
+    $("#view-banner-name").textContent = view.name;
+    list.setQuery(viewQuery(view));
+  } else {
+    list.setQuery(query);
+  }
+}
+
+/** A saved view's list: the server applies its parameters; the due-date groups unless it sorts. */
+function viewQuery(view) {
+  const grouped = !view.query.sort_by && !view.query.search;
+  const params = { view: view.id, tz: zone() };
+  if (grouped) Object.assign(params, { sort_by: "due_date", sort_order: "asc" });
+  return { params, test: () => null, ordered: false, active: true, grouped, saved: view.query };
 }
 
 function refreshKnownTags() {
@@ -214,19 +250,25 @@ function wireFilters() {
   });
 }
 
-function wireShortcuts() {
-  document.addEventListener("keydown", (event) => {
-    if (!state.signedIn || event.ctrlKey || event.metaKey || event.altKey || $$("dialog[open]").length) return;
-    const typing = event.target.closest?.("input, textarea, select, [contenteditable]");
-    if (typing) return;
-    if (event.key === "n") {
-      event.preventDefault();
-      editor.open(null);
-    } else if (event.key === "/") {
-      event.preventDefault();
-      showSection("tasks");
+function shortcuts() {
+  const onTasks = (fn) => () => {
+    if ($("#tasks-panel").hidden) showSection("tasks");
+    fn();
+  };
+  wireShortcuts(() => state.signedIn, {
+    n: () => editor.open(null),
+    q: onTasks(() => quickAdd.focus()),
+    "/": onTasks(() => {
+      if (views.active()) views.apply(null);
       $("#search").focus();
-    }
+    }),
+    j: onTasks(() => list.moveSelection(1)),
+    k: onTasks(() => list.moveSelection(-1)),
+    x: () => {
+      const task = list.selected();
+      if (task && !$("#tasks-panel").hidden) toggle(task);
+    },
+    "?": openHelp,
   });
 }
 
@@ -245,6 +287,7 @@ async function boot() {
       onToggle: toggle,
       onEdit: (task) => editor.open(list.find(task.id) || task),
       onDelete: remove,
+      onHistory: state.features.audit ? (task) => history.open(list.find(task.id) || task) : null,
       onFilterError: (error) => showFilterError($("#filter-error"), $("#filter-text"), error),
       onRendered: refreshKnownTags,
     },
@@ -257,6 +300,29 @@ async function boot() {
     },
   });
   recurring = new RecurringPanel({ features: state.features });
+  history = new TaskHistory();
+  settings = new Settings({ features: state.features });
+  views = new SavedViews({
+    features: state.features,
+    current: () => readFilters($("#filters")),
+    onApply: () => applyFilters(),
+  });
+  quickAdd = new QuickAdd({ input: $("#quick-add"), preview: $("#quick-add-preview") }, {
+    available: state.features.quickAdd,
+    onCreated: (answer) => {
+      if (answer.task) list.upsert(answer.task, { created: true });
+      const what = answer.kind === "recurring" ? "Repeating" : "Created";
+      const title = answer.task?.title || answer.recurring_task?.title || "";
+      toast(answer.summary ? `${what}: ${answer.summary}` : `${what} “${title}”`);
+    },
+    onError: (error) => errorToast(error, "Could not add the task"),
+  });
+  // Another zone means another "today": group, label and filter again.
+  onZoneChange(() => {
+    if (!state.signedIn) return;
+    list.render();
+    applyFilters();
+  });
   notifications = new Notifications({ features: state.features, openTask });
   live = new LiveConnection({
     token: () => state.token,
@@ -301,10 +367,13 @@ async function boot() {
   $("#sign-out").addEventListener("click", () => signOut());
   $("#tab-tasks").addEventListener("click", () => showSection("tasks"));
   $("#tab-recurring").addEventListener("click", () => showSection("recurring"));
+  $("#tab-settings").addEventListener("click", () => showSection("settings"));
+  $("#leave-view").addEventListener("click", () => views.apply(null));
+  $("#show-help").addEventListener("click", openHelp);
   $("#new-task").addEventListener("click", () => editor.open(null));
   $("#load-more").addEventListener("click", () => list.loadMore());
   wireFilters();
-  wireShortcuts();
+  shortcuts();
   setInterval(() => list.tick(), 30_000);
 
   // A #token= link opened in this tab while the page is up (same document: no reload).

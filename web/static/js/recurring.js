@@ -4,7 +4,8 @@
 import { api } from "./api.js";
 import { $, $$, h, setMessage } from "./dom.js";
 import { confirmDialog, openDialog } from "./dialogs.js";
-import { fromNow, localDate, localDateTime, timeZone, toLocalInput, withLocalOffset } from "./format.js";
+import { addDays, fromNow, localDate, localDateTime, withLocalOffset } from "./format.js";
+import { today, zone, zoneNames } from "./zone.js";
 import { errorToast, toast } from "./toasts.js";
 
 const UNITS = { DAILY: "day", WEEKLY: "week", MONTHLY: "month", YEARLY: "year" };
@@ -58,8 +59,9 @@ export class RecurringPanel {
     const days = $("#rule-month-day");
     days.replaceChildren(...Array.from({ length: 31 }, (_, i) => h("option", { value: String(i + 1) }, String(i + 1))),
       h("option", { value: "-1" }, "last"));
-    const zones = typeof Intl.supportedValuesOf === "function" ? Intl.supportedValuesOf("timeZone") : [timeZone];
-    $("#time-zones").replaceChildren(...zones.map((zone) => h("option", { value: zone })));
+    if (!$("#time-zones").children.length) {
+      $("#time-zones").replaceChildren(...zoneNames().map((name) => h("option", { value: name })));
+    }
   }
 
   async load() {
@@ -181,14 +183,14 @@ export class RecurringPanel {
 
   openEditor() {
     this.form.reset();
-    const start = new Date();
-    start.setDate(start.getDate() + 1);
-    start.setHours(9, 0, 0, 0);
-    this.form.elements.start_date.value = toLocalInput(start.toISOString());
-    this.form.elements.timezone.value = timeZone;
-    const weekday = Object.keys(DAYS)[(start.getDay() + 6) % 7];
+    // Tomorrow at nine, in the user's zone.
+    const day = addDays(today(), 1);
+    this.form.elements.start_date.value = `${day}T09:00`;
+    this.form.elements.timezone.value = zone();
+    const [y, m, d] = day.split("-").map(Number);
+    const weekday = Object.keys(DAYS)[(new Date(Date.UTC(y, m - 1, d)).getUTCDay() + 6) % 7];
     for (const box of $$('input[name="by_weekday"]', this.form)) box.checked = box.value === weekday;
-    $("#rule-month-day").value = String(start.getDate());
+    $("#rule-month-day").value = String(d);
     setMessage($("#template-form-error"), "");
     this.syncRuleFields();
     openDialog(this.dialog, { focus: "#template-title" });
@@ -217,7 +219,7 @@ export class RecurringPanel {
       priority: f.priority.value,
       tags,
       start_date: withLocalOffset(f.start_date.value),
-      timezone: f.timezone.value.trim() || timeZone,
+      timezone: f.timezone.value.trim() || zone(),
       repeat_from: f.repeat_from.value,
     };
     if (f.kind.value === "cron") {

@@ -3,7 +3,9 @@
 import { ApiError, api } from "./api.js";
 import { debounce, h, setMessage } from "./dom.js";
 import { PAGE_SIZE } from "./filters.js";
-import { fromNow, isDueSoon, isOverdue, localDateTime } from "./format.js";
+import { calendarDay, fromNow, fromToday, isDueSoon, isOverdue, localDateTime } from "./format.js";
+import { groupTasks } from "./groups.js";
+import { dueDay, isAllDay, zone } from "./zone.js";
 
 const PRIORITY_LABEL = { HIGH: "High", MEDIUM: "Medium", LOW: "Low" };
 const MAX_PAGE = 100;
@@ -11,7 +13,8 @@ const MAX_PAGE = 100;
 export class TaskList {
   /**
    * @param {object} elements list, empty, total, more, error
-   * @param {object} actions onToggle(task), onEdit(task), onDelete(task), onFilterError(error|null), onRendered()
+   * @param {object} actions onToggle(task), onEdit(task), onDelete(task), onHistory(task) (optional),
+   *   onFilterError(error|null), onRendered()
    */
   constructor(elements, actions) {
     this.el = elements;
@@ -24,6 +27,7 @@ export class TaskList {
     this.loading = null;
     this.generation = 0;
     this.fresh = null;
+    this.selectedId = null;
     this.reconcileSoon = debounce(() => this.load({ quiet: true }), 400);
   }
 
@@ -148,6 +152,7 @@ export class TaskList {
     this.tasks = [];
     this.total = 0;
     this.nextCursor = null;
+    this.selectedId = null;
     this.el.list.replaceChildren();
     this.el.total.textContent = "";
   }
@@ -156,25 +161,35 @@ export class TaskList {
     return [...new Set(this.tasks.flatMap((t) => t.tags))].sort();
   }
 
+  /** What the list shows, in order: tasks, under group headings in the default view. */
+  entries() {
+    if (!this.query?.grouped) return this.tasks.map((task) => ({ task }));
+    return groupTasks(this.tasks).flatMap((group) => [{ group }, ...group.tasks.map((task) => ({ task, in: group.key }))]);
+  }
+
   /** Keyed rendering: rows are reused, so focus stays where it was while updates arrive. */
   render() {
     const list = this.el.list;
     const rows = new Map(Array.from(list.children, (row) => [row.dataset.id, row]));
     let previous = null;
-    for (const task of this.tasks) {
-      let row = rows.get(task.id);
-      const key = `${task.version}|${task.completed}|${isOverdue(task)}|${(task.due_date ? fromNow(task.due_date) : "")}`;
+    for (const entry of this.entries()) {
+      const id = entry.group ? `group-${entry.group.key}` : entry.task.id;
+      let row = rows.get(id);
+      const key = entry.group ? `${entry.group.label}|${entry.group.tasks.length}` : taskKey(entry.task);
+      const build = () => (entry.group ? heading(entry.group) : this.row(entry.task));
       if (!row) {
-        row = this.row(task);
+        row = build();
       } else if (row.dataset.key !== key) {
-        const fresh = this.row(task);
+        const fresh = build();
         const focused = row.contains(document.activeElement) ? document.activeElement.dataset.role : null;
         row.replaceWith(fresh);
         row = fresh;
         if (focused) row.querySelector(`[data-role="${focused}"]`)?.focus();
       }
       row.dataset.key = key;
-      rows.delete(task.id);
+      if (entry.in) row.dataset.group = entry.in;
+      else if (entry.task) delete row.dataset.group;
+      rows.delete(id);
       const expected = previous ? previous.nextElementSibling : list.firstElementChild;
       if (expected !== row) list.insertBefore(row, expected);
       previous = row;
@@ -184,11 +199,40 @@ export class TaskList {
       list.querySelector(`[data-id="${this.fresh}"]`)?.classList.add("is-new");
       this.fresh = null;
     }
+    this.showSelection();
     const count = this.totalExact ? this.total : `${this.total}+`;
     this.el.total.textContent = this.query ? `· ${count}` : "";
     this.el.empty.hidden = this.tasks.length > 0 || !this.query;
     this.el.more.hidden = !this.nextCursor;
     this.actions.onRendered?.();
+  }
+
+  // Keyboard selection (j/k/x) -----------------------------------------------------------------
+
+  /** Move the selection `delta` rows down (up when negative); the first move selects the first row. */
+  moveSelection(delta) {
+    const rows = Array.from(this.el.list.querySelectorAll(":scope > li.task"));
+    if (!rows.length) return null;
+    const at = rows.findIndex((row) => row.dataset.id === this.selectedId);
+    const next = at < 0 ? (delta > 0 ? 0 : rows.length - 1) : Math.min(rows.length - 1, Math.max(0, at + delta));
+    this.selectedId = rows[next].dataset.id;
+    this.showSelection();
+    rows[next].scrollIntoView({ block: "nearest" });
+    return this.selected();
+  }
+
+  selected() {
+    return this.selectedId ? this.find(this.selectedId) : null;
+  }
+
+  showSelection() {
+    if (this.selectedId && !this.find(this.selectedId)) this.selectedId = null;
+    for (const row of this.el.list.querySelectorAll(":scope > li.task")) {
+      const on = row.dataset.id === this.selectedId;
+      row.classList.toggle("selected", on);
+      if (on) row.setAttribute("aria-current", "true");
+      else row.removeAttribute("aria-current");
+    }
   }
 
   /** Re-render the relative times ("in 3 days") as time passes. */
@@ -220,6 +264,10 @@ export class TaskList {
         task.recurring_task_id ? h("span", { class: "muted", title: "Repeats" }, "↻ recurring") : null,
         task.tags.map((tag) => h("span", { class: "tag" }, `#${tag}`)))),
     h("div", { class: "task-actions" },
+      this.actions.onHistory ? h("button", {
+        type: "button", class: "button subtle small", dataset: { role: "history" },
+        "aria-label": `History of “${title}”`, onclick: () => this.actions.onHistory(task),
+      }, "History") : null,
       h("button", {
         type: "button", class: "button subtle small", dataset: { role: "edit" },
         "aria-label": `Edit “${title}”`, onclick: () => this.actions.onEdit(task),
@@ -231,10 +279,27 @@ export class TaskList {
   }
 }
 
+/** What decides a row's look: when it changes, the row is built again. */
+function taskKey(task) {
+  const when = task.due_date ? (isAllDay(task) ? fromToday(dueDay(task)) : fromNow(task.due_date)) : "";
+  return `${task.version}|${task.completed}|${isOverdue(task)}|${when}|${zone()}`;
+}
+
+function heading(group) {
+  return h("li", { class: "group-head", dataset: { id: `group-${group.key}`, heading: group.key } },
+    h("h2", {}, group.label, h("span", { class: "muted small" }, ` · ${group.tasks.length}`)));
+}
+
 function due(task, overdue) {
   const soon = isDueSoon(task);
   const label = task.completed ? "Was due" : overdue ? "Overdue" : "Due";
-  return h("span", { class: `due${overdue ? " overdue" : soon ? " soon" : ""}` },
+  const className = `due${overdue ? " overdue" : soon ? " soon" : ""}`;
+  if (isAllDay(task)) {
+    const day = dueDay(task);
+    return h("span", { class: className },
+      `${label} ${fromToday(day)} · `, h("time", { datetime: day }, calendarDay(day)), " · all day");
+  }
+  return h("span", { class: className },
     `${label} ${fromNow(task.due_date)} · `,
     h("time", { datetime: task.due_date }, localDateTime(task.due_date)));
 }
