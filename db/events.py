@@ -36,19 +36,23 @@ _TASK_WRITES = {
     "insert": "t AS (INSERT INTO tasks ({}) VALUES ({})),".format(
         ", ".join(_TASK_COLUMNS), ", ".join(_param(c) for c in _TASK_COLUMNS)
     ),
-    "update": "t AS (UPDATE tasks SET {} WHERE id = CAST(:task_id AS uuid)),".format(
-        ", ".join(f"{c} = {_param(c)}" for c in _TASK_COLUMNS if c not in ("id", "user_id", "created_at"))
-    ),
-    "delete": "t AS (DELETE FROM tasks WHERE id = CAST(:task_id AS uuid)),",
+    # A change applies to the version it was computed from (read_version): if another write got there
+    # first, nothing is written and no row comes back, and the caller reads the task again.
+    "update": "t AS (UPDATE tasks SET {} WHERE id = CAST(:task_id AS uuid) AND version = :read_version RETURNING id),"
+    .format(", ".join(f"{c} = {_param(c)}" for c in _TASK_COLUMNS if c not in ("id", "user_id", "created_at"))),
+    "delete": "t AS (DELETE FROM tasks WHERE id = CAST(:task_id AS uuid) AND version = :read_version RETURNING id),",
 }
+#: Where the sequence number's row comes from: always, or only when the conditional change happened.
+_SEQ_SOURCE = {None: "VALUES (:user_id, 1)", "insert": "VALUES (:user_id, 1)",
+               "update": "SELECT :user_id, 1 FROM t", "delete": "SELECT :user_id, 1 FROM t"}
 
 # One round trip: write the task, take the user's next sequence number (the row stays locked until
 # commit, so sequence order is commit order), append the audit row and the outbox row with it.
-# A single statement is atomic on its own, so a create needs no explicit transaction.
+# A single statement is atomic on its own, so a write needs no explicit transaction.
 _RECORD = """
     WITH {task_write}
     seq AS (
-        INSERT INTO user_sequences (user_id, last_seq) VALUES (:user_id, 1)
+        INSERT INTO user_sequences (user_id, last_seq) {seq_source}
         ON CONFLICT (user_id) DO UPDATE SET last_seq = user_sequences.last_seq + 1
         RETURNING last_seq
     ), audit AS (
@@ -65,7 +69,8 @@ _OUTBOX_INSERT = insert_statement(
     returning="id, (payload ->> 'seq')::bigint",
 )
 #: Each statement as asyncpg runs it ($n placeholders, prepared once per connection) and its argument names.
-_STATEMENTS = {kind: positional(_RECORD.format(task_write=sql, outbox_insert=_OUTBOX_INSERT))
+_STATEMENTS = {kind: positional(_RECORD.format(task_write=sql, seq_source=_SEQ_SOURCE[kind],
+                                               outbox_insert=_OUTBOX_INSERT))
                for kind, sql in _TASK_WRITES.items()}
 
 
@@ -80,11 +85,13 @@ async def record_event(
     now: datetime,
     task_write: str | None = None,
     task: Any = None,
-) -> PendingEvent:
-    """Append the audit row and the outbox row for one change, in the caller's transaction (`conn` is an
-    asyncpg connection: db.engine.Database.connection(), or driver_connection(session)).
+    read_version: int | None = None,
+) -> PendingEvent | None:
+    """Append the audit row and the outbox row for one change, in the caller's transaction if any (`conn`
+    is an asyncpg connection: db.engine.Database.connection(), or driver_connection(session)).
 
-    With `task_write` ("insert", "update" or "delete") the same statement also writes `task`'s row.
+    With `task_write` ("insert", "update" or "delete") the same statement also writes `task`'s row; an
+    update or delete only if the row is still at `read_version`, else nothing is written and None returned.
     """
     event_id = uuid.uuid4()
     envelope = build_envelope(
@@ -107,12 +114,16 @@ async def record_event(
         "topic": TASK_EVENTS,
         "now": now,
         "next_attempt_at": now + PUBLISH_LEASE,
+        "read_version": read_version,
     }
     if task_write is not None:
         for column in _TASK_COLUMNS:
             values[f"task_{column}"] = getattr(task, column)
     sql, names = _STATEMENTS[task_write]
-    outbox_id, seq = await conn.fetchrow(sql, *[values[name] for name in names])
+    row = await conn.fetchrow(sql, *[values[name] for name in names])
+    if row is None:
+        return None
+    outbox_id, seq = row
     envelope["seq"] = seq
     return PendingEvent(outbox_id, event_id, TASK_EVENTS, user_id, envelope)
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Callable
 
-from .errors import NotFound, VersionConflict
+from .errors import Conflict, NotFound, VersionConflict
 from .events import PendingEvent, record_event
 from .listing import (GET_SQL, ListSpec, count_sql, cursor_token, cursor_value, few_matches_sql, list_sql,
                       needs_fuzzy)
@@ -42,7 +42,9 @@ class TaskRow:
 
 
 _ROW_COLUMNS = ", ".join(TaskRow.__dataclass_fields__)
-_LOCK_SQL = f"SELECT {_ROW_COLUMNS} FROM tasks WHERE id = $1 AND user_id = $2 FOR UPDATE"
+_READ_SQL = f"SELECT {_ROW_COLUMNS} FROM tasks WHERE id = $1 AND user_id = $2"
+#: Reads and conditional writes a change may take when other writes to the same task keep winning.
+WRITE_ATTEMPTS = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,14 +108,19 @@ async def create_task(conn, user_id: str, fields: dict[str, Any], *, now: dateti
     return task, event
 
 
-async def _locked(conn, user_id: str, task_id: uuid.UUID, expected_version: int | None) -> TaskRow:
-    row = await conn.fetchrow(_LOCK_SQL, task_id, user_id)
+async def _current(conn, user_id: str, task_id: uuid.UUID, expected_version: int | None) -> TaskRow:
+    row = await conn.fetchrow(_READ_SQL, task_id, user_id)
     if row is None:
         raise NotFound("task", task_id)
     task = TaskRow(*row)
     if expected_version is not None and task.version != expected_version:
         raise VersionConflict("task", task_id, expected=expected_version, current=task.version)
     return task
+
+
+def _lost_every_race(task_id: uuid.UUID) -> Conflict:
+    return Conflict(f"task {task_id} kept changing under {WRITE_ATTEMPTS} attempts to apply this change; "
+                    "send it again", task_id=str(task_id))
 
 
 async def modify_task(
@@ -125,39 +132,50 @@ async def modify_task(
     now: datetime,
     expected_version: int | None = None,
 ) -> tuple[TaskRow, PendingEvent | None]:
-    """Apply `mutate(task) -> {field: new value}` under a row lock, in the caller's transaction.
+    """Apply `mutate(task) -> {field: new value}` to the task as it is now.
 
-    A change that alters nothing writes nothing and emits no event. Locks are taken in one order
-    across the app: a recurring template, then its tasks (by id), then the user's sequence row
-    (record_event); a caller changing several tasks locks them all before the first write.
+    Two round trips and no explicit transaction: read the task, then one statement writes the change
+    with its audit and outbox rows only if the task is still at the version read (optimistic
+    concurrency); a write that lost that race reads again and recomputes (`mutate` must be pure).
+    A change that alters nothing writes nothing and emits no event. Inside a caller's transaction
+    that already locked the row, the first attempt always applies.
     """
-    task = await _locked(conn, user_id, task_id, expected_version)
-    wanted = mutate(task)
-    changed = {k: v for k, v in wanted.items() if getattr(task, k) != v}
-    if not changed:
-        return task, None
-    before = task_snapshot(task)
-    for key, value in changed.items():
-        setattr(task, key, value)
-    if "completed" in changed:
-        task.completed_at = now if task.completed else None
-        event_type = "completed" if task.completed else "uncompleted"
-    else:
-        event_type = "updated"
-    task.version += 1
-    task.updated_at = now
-    event = await record_event(
-        conn, user_id=user_id, task_id=task.id, event_type=event_type, before=before,
-        after=task_snapshot(task), now=now, task_write="update", task=task,
-    )
-    return task, event
+    for _ in range(WRITE_ATTEMPTS):
+        task = await _current(conn, user_id, task_id, expected_version)
+        wanted = mutate(task)
+        changed = {k: v for k, v in wanted.items() if getattr(task, k) != v}
+        if not changed:
+            return task, None
+        before = task_snapshot(task)
+        read_version = task.version
+        for key, value in changed.items():
+            setattr(task, key, value)
+        if "completed" in changed:
+            task.completed_at = now if task.completed else None
+            event_type = "completed" if task.completed else "uncompleted"
+        else:
+            event_type = "updated"
+        task.version += 1
+        task.updated_at = now
+        event = await record_event(
+            conn, user_id=user_id, task_id=task.id, event_type=event_type, before=before,
+            after=task_snapshot(task), now=now, task_write="update", task=task, read_version=read_version,
+        )
+        if event is not None:
+            return task, event
+    raise _lost_every_race(task_id)
 
 
 async def delete_task(
     conn, user_id: str, task_id: uuid.UUID, *, now: datetime, expected_version: int | None = None
 ) -> PendingEvent:
-    task = await _locked(conn, user_id, task_id, expected_version)
-    return await record_event(
-        conn, user_id=user_id, task_id=task_id, event_type="deleted", before=task_snapshot(task), after=None,
-        now=now, task_write="delete", task=task,
-    )
+    """Delete the task as it is now, recording its last state (optimistic, like modify_task)."""
+    for _ in range(WRITE_ATTEMPTS):
+        task = await _current(conn, user_id, task_id, expected_version)
+        event = await record_event(
+            conn, user_id=user_id, task_id=task_id, event_type="deleted", before=task_snapshot(task), after=None,
+            now=now, task_write="delete", task=task, read_version=task.version,
+        )
+        if event is not None:
+            return event
+    raise _lost_every_race(task_id)

@@ -3,6 +3,8 @@ conditional GETs answer 304 until something changes."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 pytestmark = pytest.mark.integration
@@ -86,3 +88,17 @@ async def test_a_ranked_search_pages_through_every_match_once_with_their_total(a
     status, rest, _ = await api.call("GET", "/api/tasks", params={"search": "meeting", "cursor": body["next_cursor"]})
     assert sorted(t["title"] for t in body["tasks"] + rest["tasks"]) == ["meeting 0", "meeting 1", "meeting 2"]
     assert rest["next_cursor"] is None
+
+
+async def test_concurrent_changes_to_one_task_all_land_with_one_audit_row_each(api):
+    """Writes apply to the version they read and read again when another write won: none is lost."""
+    task = await api.create(title="busy")
+    tags = [f"tag{i}" for i in range(8)]
+    results = await asyncio.gather(*(api.call("POST", f"/api/tasks/{task['id']}/tags", json_body={"tags": [tag]})
+                                     for tag in tags))
+    assert [status for status, _, _ in results] == [200] * len(tags)
+    _, final, _ = await api.call("GET", f"/api/tasks/{task['id']}")
+    assert sorted(final["tags"]) == tags and final["version"] == 1 + len(tags)
+    _, history, _ = await api.call("GET", f"/api/audit/tasks/{task['id']}")
+    versions = [(e["before"]["version"], e["after"]["version"]) for e in history["events"] if e["before"]]
+    assert sorted(versions) == [(v, v + 1) for v in range(1, 1 + len(tags))]

@@ -31,10 +31,11 @@ async def change_task(
     task_id: str,
     mutate: Callable[[TaskRow], dict[str, Any]],
 ) -> web.Response:
-    """The shared write path of every route that changes a task: lock, change, record, in one transaction."""
+    """The shared write path of every route that changes a task: read, change, then record the change
+    with its audit and outbox rows in one statement (db.tasks.modify_task)."""
     ident = view.task_uuid(task_id)
     expected = v.if_match(request.headers.get("If-Match"))
-    async with view.connection() as conn, conn.transaction():
+    async with view.connection() as conn:
         task, event = await queries.modify_task(
             conn, view.user_id(request), ident, mutate, now=view.clock(), expected_version=expected
         )
@@ -90,7 +91,7 @@ class TaskItem(ApiView):
     async def delete(self, request: web.Request, task_id: str) -> web.Response:
         ident = self.task_uuid(task_id)
         expected = v.if_match(request.headers.get("If-Match"))
-        async with self.connection() as conn, conn.transaction():
+        async with self.connection() as conn:
             event = await queries.delete_task(
                 conn, self.user_id(request), ident, now=self.clock(), expected_version=expected
             )
