@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from aiohttp import web
 
@@ -54,6 +54,33 @@ def view_query(body: Any) -> tuple[str, dict[str, str]]:
     return name.strip(), query
 
 
+def view_patch(body: Any) -> Callable[[Any], tuple[str, dict[str, str]]]:
+    """Validate a PATCH body's shape; the returned function merges it into a stored view and validates
+    the result as a create would. A parameter set to null is removed; `params` adds to the stored ones."""
+    body = v.require_object(body)
+    v.reject_unknown(body, ("name", *SHORTHAND, "params"))
+    if not body:
+        raise ValidationError("body", f"names nothing to change; send at least one of name, {', '.join(SHORTHAND)}"
+                                      " or params")
+    if "name" in body and body["name"] is None:
+        raise ValidationError("name", "cannot be null; a view always has a name")
+    params = body.get("params", {})
+    if not isinstance(params, dict):
+        raise ValidationError("params", "must be an object of GET /api/tasks parameters (null removes one)")
+    overlay = {**params, **{k: body[k] for k in SHORTHAND if k in body}}
+
+    def merge(view: Any) -> tuple[str, dict[str, str]]:
+        query: dict[str, Any] = dict(view.query)
+        for key, value in overlay.items():
+            if value is None:
+                query.pop(key, None)
+            else:
+                query[key] = value
+        return view_query({"name": body.get("name", view.name), "params": query})
+
+    return merge
+
+
 async def with_saved_view(session, user_id: str, query: Mapping[str, str]) -> Mapping[str, str]:
     """The request's parameters on top of the saved view's, when `view=ID` is given."""
     if not query.get("view"):
@@ -86,6 +113,23 @@ class SavedViewItem(ApiView):
         ident = self.task_uuid(view_id, "view")
         async with self.transaction() as session:
             view = await queries.get_view(session, self.user_id(request), ident)
+        if view is None:
+            raise not_found("view", ident)
+        return self.respond(queries.view_json(view))
+
+    async def patch(self, request: web.Request, view_id: str) -> web.Response:
+        ident = self.task_uuid(view_id, "view")
+        merge = view_patch(await self.body(request))
+        return await self._change(request, ident, merge)
+
+    async def put(self, request: web.Request, view_id: str) -> web.Response:
+        ident = self.task_uuid(view_id, "view")
+        name, query = view_query(await self.body(request))
+        return await self._change(request, ident, lambda view: (name, query))
+
+    async def _change(self, request: web.Request, ident, change) -> web.Response:
+        async with self.transaction() as session:
+            view = await queries.update_view(session, self.user_id(request), ident, change)
         if view is None:
             raise not_found("view", ident)
         return self.respond(queries.view_json(view))
