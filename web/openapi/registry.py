@@ -12,6 +12,7 @@ from . import (
     audit,
     base,
     calendar,
+    changes,
     dashboard,
     docs,
     health,
@@ -34,7 +35,7 @@ OPENAPI_VERSION = "3.1.0"
 #: Every part of the API, in the order the document lists their routes and tags.
 RESOURCES: tuple[Resource, ...] = (
     base.RESOURCE, tasks.RESOURCE, audit.RESOURCE, saved_views.RESOURCE, health.RESOURCE, spec.RESOURCE,
-    websocket.RESOURCE, metrics.RESOURCE, reminders.RESOURCE, notifications.RESOURCE, notification_settings.RESOURCE,
+    websocket.RESOURCE, changes.RESOURCE, metrics.RESOURCE, reminders.RESOURCE, notifications.RESOURCE, notification_settings.RESOURCE,
     webhooks.RESOURCE, dashboard.RESOURCE, docs.RESOURCE, recurring.RESOURCE, calendar.RESOURCE,
 )
 
