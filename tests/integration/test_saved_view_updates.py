@@ -69,3 +69,15 @@ async def test_another_users_view_or_an_unknown_id_answers_404(api, other_api):
         assert status == 404
     _, read, _ = await api.call("GET", f"/api/views/{view['id']}")
     assert read["name"] == "Mine"
+
+
+async def test_a_value_the_top_level_form_replaces_is_still_validated_and_list_items_hold_one_value(api):
+    view = await saved(api, name="Sorted", filter="#a")
+    url = f"/api/views/{view['id']}"
+    for body, field in [({"sort_order": "asc", "params": {"sort_order": "sideways"}}, "sort_order"),
+                        ({"params": {"tags": ["work,home"]}}, "tags"), ({"params": {"search": 5}}, "search"),
+                        ({"params": {"filter": [None]}}, "filter"), ({"params": {"overdue": ["yes"]}}, "overdue")]:
+        status, error, _ = await api.call("PATCH", url, json_body=body)
+        assert (status, error["details"]["field"]) == (400, field), (body, error)
+    status, error, _ = await api.call("PUT", url, json_body={"name": "x", "params": {"tags": ["a,b"]}})
+    assert (status, error["details"]["field"]) == (400, "tags"), error

@@ -16,6 +16,9 @@ from .base import ApiView
 
 NAME_MAX = 100
 SHORTHAND = ("filter", "sort_by", "sort_order")
+#: Parameters a view may also give as JSON booleans, or as lists of strings (joined with commas).
+BOOLEAN_PARAMS = ("completed", "overdue", "has_due_date", "recurring")
+LIST_PARAMS = ("priority", "tags")
 
 
 def view_query(body: Any) -> tuple[str, dict[str, str]]:
@@ -36,12 +39,16 @@ def view_query(body: Any) -> tuple[str, dict[str, str]]:
         if key not in VIEW_PARAMS:
             raise ValidationError(f"params.{key}" if key in params else key,
                                   f"is not a parameter a view can store; allowed: {', '.join(VIEW_PARAMS)}")
-        if isinstance(value, bool):
+        if isinstance(value, bool) and key in BOOLEAN_PARAMS:
             value = "true" if value else "false"
-        elif isinstance(value, list):
-            value = ",".join(str(item) for item in value)
-        elif not isinstance(value, (str, int)):
-            raise ValidationError(key, "must be a string, number, boolean or list")
+        elif isinstance(value, list) and key in LIST_PARAMS and all(isinstance(item, str) for item in value):
+            if any("," in item for item in value):
+                raise ValidationError(key, "each item of a list is one value, without commas")
+            value = ",".join(value)
+        elif not isinstance(value, str):
+            kinds = ("a string or a boolean" if key in BOOLEAN_PARAMS else
+                     "a string or a list of strings" if key in LIST_PARAMS else "a string")
+            raise ValidationError(key, f"must be {kinds}")
         query[key] = str(value)
         if source == "params":
             from_params[key] = str(value)
@@ -67,16 +74,21 @@ def view_patch(body: Any) -> Callable[[Any], tuple[str, dict[str, str]]]:
     params = body.get("params", {})
     if not isinstance(params, dict):
         raise ValidationError("params", "must be an object of GET /api/tasks parameters (null removes one)")
-    overlay = {**params, **{k: body[k] for k in SHORTHAND if k in body}}
+    shorthand = {k: body[k] for k in SHORTHAND if k in body}
 
     def merge(view: Any) -> tuple[str, dict[str, str]]:
         query: dict[str, Any] = dict(view.query)
-        for key, value in overlay.items():
+        for key, value in params.items():
             if value is None:
                 query.pop(key, None)
             else:
                 query[key] = value
-        return view_query({"name": body.get("name", view.name), "params": query})
+        for key, value in shorthand.items():
+            if value is None:
+                query.pop(key, None)
+        # The shorthand goes in as the top-level form, so what it replaces in `params` is validated too.
+        return view_query({"name": body.get("name", view.name), "params": query,
+                           **{k: val for k, val in shorthand.items() if val is not None}})
 
     return merge
 
