@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Callable
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from streams.rules.recurrence import Rule
 
@@ -48,7 +48,9 @@ async def _tasks(session, user_id: str) -> list[Task]:
 
 
 async def export_document(session, user_id: str, *, now: datetime) -> dict[str, Any]:
-    """Everything the user keeps, as one versioned JSON document that POST /api/import reads back."""
+    """Everything the user keeps, as one versioned JSON document that POST /api/import reads back.
+    Run it first in its transaction: its reads then share one snapshot."""
+    await session.execute(text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"))
     templates = await session.execute(
         select(RecurringTask).where(RecurringTask.user_id == user_id).order_by(RecurringTask.created_at,
                                                                                RecurringTask.id))

@@ -54,6 +54,7 @@ BODIES: dict[str, Any] = {
     "createView": {"name": "b's view", "filter": "#work"},
     "updateView": {"name": "taken over"},
     "replaceView": {"name": "taken over", "filter": "#work"},
+    "importData": {"format": "taskstream-export", "version": 1},
     "putNotificationSettings": {"email": None},
     "createWebhook": {"url": "http://127.0.0.1:9/b", "events": ["task.deleted"]},
     "createRecurringTask": {"title": "b's own", "frequency": "daily", "start_date": "2099-01-01T09:00:00Z"},

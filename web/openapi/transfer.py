@@ -9,6 +9,7 @@ from .schema import (
     JSON,
     TIMESTAMP,
     USER_ID,
+    choice,
     Resource,
     Route,
     Schema,
@@ -38,8 +39,25 @@ SCHEMAS: dict[str, Schema] = {
         },
         "required": ["format", "version"],
         "additionalProperties": False,
-        "description": "Everything one user keeps. POST /api/import reads it back: ids and times are the "
-        "exporting account's; an import gives what it creates new ones.",
+        "description": "Everything one user keeps, as POST /api/import reads it back.",
+    },
+    "ImportDocument": {
+        "type": "object",
+        "properties": {
+            "format": {"const": FORMAT},
+            "version": {"const": VERSION},
+            "exported_at": {"description": "Not read."},
+            "user_id": {"description": "Not read: the import goes into the caller's account."},
+            **{section: {"type": "array", "description": f"As in the export ({schema}); an entry that is not "
+                         "valid is skipped and reported with its reason, the rest is imported."}
+               for section, schema in (("tasks", "Task"), ("recurring_tasks", "RecurringTask"),
+                                       ("reminders", "Reminder"), ("saved_views", "SavedView"))},
+            "notification_settings": {"description": "As in the export; an invalid one is skipped and reported."},
+        },
+        "required": ["format", "version"],
+        "additionalProperties": False,
+        "description": "A document from GET /api/export (of any account; ids and times are the exporting "
+        "account's, and what the import creates gets new ones).",
     },
     "ImportReport": closed_object(
         {
@@ -70,7 +88,7 @@ SCHEMAS: dict[str, Schema] = {
 }
 
 PARAMETERS: dict[str, Schema] = {
-    "ExportFormat": query("format", {"type": "string", "enum": list(FORMATS), "default": "json"},
+    "ExportFormat": query("format", {**choice(*FORMATS), "default": "json"},
                           "`json`: the whole account as one document; `csv`: the tasks only."),
 }
 
@@ -109,7 +127,7 @@ ROUTES: tuple[Route, ...] = (
         "confirm it. Everything is created in one transaction, and each task through the normal write path "
         "(audit trail, live updates). The body is limited to 1 MiB (413): larger imports go through the "
         "`taskstream import` command.",
-        body="ExportDocument", other_bodies={CSV: {"type": "string", "description": "A Todoist CSV export."}},
+        body="ImportDocument", other_bodies={CSV: {"type": "string", "description": "A Todoist CSV export."}},
     ),
 )
 

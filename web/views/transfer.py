@@ -31,7 +31,7 @@ class Export(ApiView):
         user_id, now = self.user_id(request), self.clock()
         name = f"taskstream-export-{now:%Y-%m-%d}.{fmt}"
         headers = {"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"}
-        async with self.transaction() as session:  # one snapshot of everything
+        async with self.transaction() as session:
             if fmt == "csv":
                 text = await queries.export_csv(session, user_id)
                 return web.Response(text=text, content_type="text/csv", charset="utf-8", headers=headers)
