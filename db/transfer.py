@@ -204,7 +204,8 @@ async def apply_plan(session, user_id: str, plan: Plan, *, now: datetime,
     mapped: dict[uuid.UUID, uuid.UUID] = {}
     for n, item in enumerate(plan.tasks, start=1):
         if item.source in mapped:
-            outcome.skipped.append({**item.where, "kind": "task", "reason": "the same task appears earlier in the file"})
+            outcome.skipped.append({**item.where, "kind": "task",
+                                    "reason": "the same task appears earlier in the file"})
         else:
             target = mapped[item.source] = item.source if item.source in have else targets[item.source]
             if target in have:
@@ -244,7 +245,8 @@ async def apply_plan(session, user_id: str, plan: Plan, *, now: datetime,
     names = set((await session.execute(select(SavedView.name).where(SavedView.user_id == user_id))).scalars())
     for item in plan.views:
         if item.name in names:
-            outcome.skipped.append({**item.where, "kind": "saved_view", "reason": "you already have a view of this name"})
+            outcome.skipped.append({**item.where, "kind": "saved_view",
+                                    "reason": "you already have a view of this name"})
             continue
         await saved_views.create_view(session, user_id, item.name, item.query)
         names.add(item.name)

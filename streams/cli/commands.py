@@ -1,4 +1,4 @@
-"""Our own `taskstream` subcommands next to Faust's: dev, migrate, token, topics, seed, deploy, mcp, api-docs, export, import."""
+"""Our own `taskstream` subcommands: dev, migrate, token, topics, seed, deploy, mcp, api-docs, export and import."""
 
 from __future__ import annotations
 
