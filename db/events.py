@@ -9,14 +9,14 @@ from typing import Any
 
 from sqlalchemy import select, text
 
-from streams.events import TASK_EVENTS, build_envelope
+from streams.events import TASK_EVENTS, build_envelope, client_update
 
 from .models import TaskEvent
 from .outbox import PUBLISH_LEASE, PendingEvent, insert_statement
 from .serialize import iso
 from .sql import positional
 
-__all__ = ["PendingEvent", "record_event", "task_history", "event_json", "events_since", "latest_seq"]
+__all__ = ["PendingEvent", "record_event", "task_history", "event_json", "events_since", "latest_seq", "update_json"]
 
 
 _TASK_COLUMNS = ("id", "user_id", "title", "description", "due_date", "priority", "tags", "completed",
@@ -166,3 +166,13 @@ async def events_since(session, user_id: str, after_seq: int, limit: int, *,
 async def latest_seq(session, user_id: str) -> int:
     value = await session.scalar(text("SELECT last_seq FROM user_sequences WHERE user_id = :u"), {"u": user_id})
     return int(value or 0)
+
+
+def update_json(row: TaskEvent) -> dict[str, Any]:
+    """An audit row as the client update a WebSocket receives for it (streams/events.client_update)."""
+    data = row.event_data
+    return client_update(
+        event_type=row.event_type, seq=row.seq, event_id=str(row.id), task_id=str(row.task_id),
+        before=data.get("before"), after=data.get("after"), changes=data.get("changes", {}),
+        occurred_at=iso(row.occurred_at),
+    )

@@ -83,11 +83,13 @@ async def list_tasks(conn, user_id: str, spec: ListSpec, *, now: datetime) -> Pa
     return Page([row[0] for row in rows], total, next_cursor)
 
 
-async def create_task(conn, user_id: str, fields: dict[str, Any], *, now: datetime) -> tuple[TaskRow, PendingEvent]:
-    """Insert the task with its audit and outbox rows: one statement, atomic on its own."""
+async def create_task(conn, user_id: str, fields: dict[str, Any], *, now: datetime,
+                      task_id: uuid.UUID | None = None) -> tuple[TaskRow, PendingEvent]:
+    """Insert the task with its audit and outbox rows: one statement, atomic on its own. `task_id`: a
+    stable id (an import's, so that importing again finds it) instead of a random one."""
     completed = bool(fields.get("completed", False))
     task = TaskRow(
-        id=uuid.uuid4(),
+        id=task_id or uuid.uuid4(),
         user_id=user_id,
         title=fields["title"],
         description=fields.get("description"),

@@ -1,4 +1,4 @@
-"""Our own `taskstream` subcommands next to Faust's: dev, migrate, token, topics, seed, deploy, mcp and api-docs."""
+"""Our own `taskstream` subcommands: dev, migrate, token, topics, seed, deploy, mcp, api-docs, export and import."""
 
 from __future__ import annotations
 
@@ -396,4 +396,113 @@ async def api_docs(self, output: str | None, fmt: str) -> None:
     self.say(f"wrote the API reference ({fmt}) to {output}")
 
 
-__all__ = ["api_docs", "deploy", "dev", "mcp", "migrate", "seed", "token", "topics"]
+#: How often `taskstream import` reports its progress, in tasks.
+PROGRESS_EVERY = 500
+
+
+def _user(user_id: str) -> str:
+    if not user_id.strip() or len(user_id) > 255:
+        raise click.BadParameter("must be 1-255 characters", param_hint="--user")
+    return user_id
+
+
+async def _with_database(data_dir: str | None, work: Callable[[Any], Any]) -> Any:
+    """Run `work(database)` against DATABASE_URL (or the running `taskstream dev`), with a clear unreachable error."""
+    from db.engine import Database, redact_url
+
+    found = _target(data_dir)
+    database = Database(found.settings.database_url, pool_size=1)
+    try:
+        return await work(database)
+    except OSError as exc:
+        raise click.ClickException(f"cannot reach the database at {redact_url(found.settings.database_url)} "
+                                   f"({found.origin('DATABASE_URL')}): {exc}") from None
+    finally:
+        await database.dispose()
+
+
+@app.command(
+    option("--user", "user_id", required=True, help="The user id (a token's sub) whose data to export."),
+    option("--format", "fmt", type=click.Choice(["json", "csv"]), default="json", show_default=True,
+           help="json: everything (what `taskstream import` and POST /api/import read); csv: the tasks."),
+    option("--output", "-o", "output", default=None, type=click.Path(dir_okay=False, writable=True),
+           help="Write to this file instead of printing."),
+    data_dir_option(),
+    base=DirectCommand,
+)
+async def export(self, user_id: str, fmt: str, output: str | None, data_dir: str | None) -> None:
+    """Export one user's data from the database (DATABASE_URL), as GET /api/export does, without a size limit."""
+    from db import transfer
+
+    user_id = _user(user_id)
+
+    async def read(database) -> str:
+        async with database.transaction() as session:
+            if fmt == "csv":
+                return await transfer.export_csv(session, user_id)
+            document = await transfer.export_document(session, user_id, now=datetime.now(timezone.utc))
+            self.say(f"exporting {len(document['tasks']):,} tasks of {user_id}", file=self.stderr)
+            return json.dumps(document, indent=1) + "\n"
+
+    text = await _with_database(data_dir, read)
+    if output is None:
+        print(text, end="")
+        return
+    try:
+        Path(output).write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise click.ClickException(f"cannot write {output}: {exc.strerror}") from None
+    self.say(f"wrote the {fmt} export of {user_id} to {output}", file=self.stderr)
+
+
+async def import_(self, user_id: str, file: str, data_dir: str | None) -> None:
+    """Import FILE (a JSON export, or a Todoist CSV export) into a user's account, through the normal write
+    path (audit trail and outbox: a running worker publishes the changes). Importing it again creates nothing."""
+    from db import transfer
+    from web.errors import ValidationError
+    from web.validation.transfer import document_plan, todoist_plan
+    from web.views.saved_views import view_query
+
+    user_id = _user(user_id)
+    try:
+        text = Path(file).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise click.ClickException(f"cannot read {file}: {getattr(exc, 'strerror', None) or exc}") from None
+    now = datetime.now(timezone.utc)
+    try:
+        if text.lstrip().startswith("{"):
+            try:
+                document = json.loads(text)
+            except ValueError as exc:
+                raise click.ClickException(f"{file} is not valid JSON: {exc}") from None
+            plan = document_plan(document, view_query=view_query)
+        else:
+            plan = todoist_plan(text, now=now)
+    except ValidationError as exc:
+        raise click.ClickException(f"{file}: {exc.message}") from None
+
+    def progress(done: int, total: int) -> None:
+        if done % PROGRESS_EVERY == 0 or done == total:
+            self.say(f"{done:,} of {total:,} tasks", file=self.stderr)
+
+    async def write(database) -> transfer.Outcome:
+        async with database.transaction() as session:
+            return await transfer.apply_plan(session, user_id, plan, now=now, progress=progress)
+
+    outcome = await _with_database(data_dir, write)
+    print(json.dumps(outcome.report(), indent=1))
+    created = ", ".join(f"{count:,} {kind.replace('_', ' ')}" for kind, count in outcome.created.items() if count)
+    self.say(f"imported into {user_id}: {created or 'nothing new'}; {len(outcome.skipped):,} skipped",
+             file=self.stderr)
+
+
+import_.__name__ = import_.__qualname__ = "import"  # the command is `taskstream import`; import is a keyword
+import_ = app.command(
+    argument("file", type=click.Path(exists=True, dir_okay=False)),
+    option("--user", "user_id", required=True, help="The user id (a token's sub) to import into."),
+    data_dir_option(),
+    base=DirectCommand,
+)(import_)
+
+
+__all__ = ["api_docs", "deploy", "dev", "export", "import_", "mcp", "migrate", "seed", "token", "topics"]

@@ -12,6 +12,7 @@ from . import (
     audit,
     base,
     calendar,
+    changes,
     dashboard,
     docs,
     health,
@@ -24,6 +25,7 @@ from . import (
     saved_views,
     spec,
     tasks,
+    transfer,
     webhooks,
     websocket,
 )
@@ -34,9 +36,10 @@ OPENAPI_VERSION = "3.1.0"
 
 #: Every part of the API, in the order the document lists their routes and tags.
 RESOURCES: tuple[Resource, ...] = (
-    base.RESOURCE, tasks.RESOURCE, quick_add.RESOURCE, audit.RESOURCE, saved_views.RESOURCE, health.RESOURCE, spec.RESOURCE,
-    websocket.RESOURCE, metrics.RESOURCE, reminders.RESOURCE, notifications.RESOURCE, notification_settings.RESOURCE,
-    webhooks.RESOURCE, dashboard.RESOURCE, docs.RESOURCE, recurring.RESOURCE, calendar.RESOURCE,
+    base.RESOURCE, tasks.RESOURCE, quick_add.RESOURCE, audit.RESOURCE, saved_views.RESOURCE, health.RESOURCE,
+    spec.RESOURCE, websocket.RESOURCE, changes.RESOURCE, metrics.RESOURCE, reminders.RESOURCE, notifications.RESOURCE,
+    notification_settings.RESOURCE, webhooks.RESOURCE, dashboard.RESOURCE, docs.RESOURCE, recurring.RESOURCE,
+    calendar.RESOURCE, transfer.RESOURCE,
 )
 
 
@@ -83,7 +86,9 @@ def operation(route: Route) -> Schema:
         result["security"] = [{SECURITY_SCHEME: []}]
     result["parameters"] = parameters
     if route.body:
-        result["requestBody"] = {"required": True, "content": {JSON: {"schema": ref(route.body)}}}
+        content = {JSON: {"schema": ref(route.body)}} | {kind: {"schema": schema} for kind, schema in
+                                                          route.other_bodies.items()}
+        result["requestBody"] = {"required": True, "content": content}
     result["responses"] = dict(sorted(responses.items()))
     return result
 

@@ -62,6 +62,30 @@ def saved_view_create() -> Schema:
     )
 
 
+def or_null(schema: Schema) -> Schema:
+    return {"anyOf": [schema, {"type": "null"}]}
+
+
+def saved_view_patch() -> Schema:
+    return closed_object(
+        {
+            "name": {
+                "type": "string", "minLength": 1, "maxLength": NAME_MAX, "pattern": NOT_BLANK,
+                "description": "The new name; unique among your views (409 if not).",
+            },
+            **{name: described(or_null(view_value(name)), f"Sets `{name}`; null removes it.") for name in SHORTHAND},
+            "params": closed_object(
+                {name: or_null(view_value(name)) for name in VIEW_PARAMS},
+                description="GET /api/tasks parameters to set (null removes one); the stored parameters not "
+                "named here are kept.",
+            ),
+        },
+        minProperties=1,
+        description="A partial change of a saved view. The view that results is validated as a new one "
+        "would be: it still needs at least one parameter, and GET /api/tasks must accept them.",
+    )
+
+
 SCHEMAS: dict[str, Schema] = {
     "SavedView": closed_object(
         {
@@ -81,6 +105,7 @@ SCHEMAS: dict[str, Schema] = {
         description="A saved view; apply it with GET /api/tasks?view={id}.",
     ),
     "SavedViewCreate": saved_view_create(),
+    "SavedViewPatch": saved_view_patch(),
     "SavedViewList": closed_object(
         {"views": {"type": "array", "items": ref("SavedView"), "description": "By name."}},
         required=("views",),
@@ -115,6 +140,22 @@ ROUTES: tuple[Route, ...] = (
         "get", "/api/views/{view_id}", "getView", "Read a saved view",
         {200: response("The view.", ref("SavedView"))},
         tag="views",
+    ),
+    Route(
+        "patch", "/api/views/{view_id}", "updateView", "Change a saved view",
+        {200: response("The view as stored now.", ref("SavedView"))},
+        tag="views",
+        description="Renames the view or changes some of its parameters; what the body leaves out stays. "
+        "409 `conflict` when you already have another view of the new name.",
+        body="SavedViewPatch", errors=(409,),
+    ),
+    Route(
+        "put", "/api/views/{view_id}", "replaceView", "Replace a saved view",
+        {200: response("The view as stored now.", ref("SavedView"))},
+        tag="views",
+        description="Replaces the view's name and every parameter (the body of POST /api/views); its id "
+        "stays. 409 `conflict` when you already have another view of that name.",
+        body="SavedViewCreate", errors=(409,),
     ),
     Route(
         "delete", "/api/views/{view_id}", "deleteView", "Delete a saved view",

@@ -137,6 +137,8 @@ class Route:
     description: str = ""
     query: tuple[str, ...] = ()
     body: str | None = None
+    #: Media types the body may also come as, besides JSON (`body`), and their schemas.
+    other_bodies: dict[str, Schema] = field(default_factory=dict)
     conditional: bool = False
     errors: tuple[int, ...] = ()
 
