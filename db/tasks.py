@@ -49,6 +49,7 @@ async def create_task(session, user_id: str, fields: dict[str, Any], *, now: dat
         title=fields["title"],
         description=fields.get("description"),
         due_date=fields.get("due_date"),
+        due_day=fields.get("due_day"),
         priority=fields.get("priority", "MEDIUM"),
         tags=list(fields.get("tags", [])),
         completed=completed,

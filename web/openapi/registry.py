@@ -21,6 +21,7 @@ from . import (
     recurring,
     reminders,
     saved_views,
+    settings,
     spec,
     tasks,
     webhooks,
@@ -35,7 +36,7 @@ OPENAPI_VERSION = "3.1.0"
 RESOURCES: tuple[Resource, ...] = (
     base.RESOURCE, tasks.RESOURCE, audit.RESOURCE, saved_views.RESOURCE, health.RESOURCE, spec.RESOURCE,
     websocket.RESOURCE, metrics.RESOURCE, reminders.RESOURCE, notifications.RESOURCE, notification_settings.RESOURCE,
-    webhooks.RESOURCE, dashboard.RESOURCE, docs.RESOURCE, recurring.RESOURCE, calendar.RESOURCE,
+    settings.RESOURCE, webhooks.RESOURCE, dashboard.RESOURCE, docs.RESOURCE, recurring.RESOURCE, calendar.RESOURCE,
 )
 
 

@@ -16,6 +16,7 @@ from ..errors import not_found
 from ..validation import fields as v
 from ..validation.listing import parse_list
 from .saved_views import with_saved_view
+from .settings import resolve_due, with_user_zone
 from .base import ApiView
 
 
@@ -46,7 +47,7 @@ class TaskCollection(ApiView):
     async def get(self, request: web.Request) -> web.Response:
         user_id = self.user_id(request)
         async with self.autocommit() as session:
-            query = await with_saved_view(session, user_id, request.query)
+            query = await with_user_zone(session, user_id, await with_saved_view(session, user_id, request.query))
             spec = parse_list(query)
             tasks, total, next_cursor = await queries.list_tasks(session, user_id, spec, now=self.clock())
         # A filtered count stops at COUNT_CAP: past it, "total" says "at least this many".
@@ -57,7 +58,7 @@ class TaskCollection(ApiView):
         })
 
     async def post(self, request: web.Request) -> web.Response:
-        fields = v.task_create(await self.body(request))
+        fields = await resolve_due(self, request, v.task_create(await self.body(request)))
         async with self.autocommit() as session:  # create_task is one statement
             task, event = await queries.create_task(session, self.user_id(request), fields, now=self.clock())
         self.published([event])
@@ -78,7 +79,7 @@ class TaskItem(ApiView):
 
     async def patch(self, request: web.Request, task_id: str) -> web.Response:
         self.task_uuid(task_id)
-        fields = v.task_update(await self.body(request))
+        fields = await resolve_due(self, request, v.task_update(await self.body(request)))
         return await change_task(self, request, task_id, lambda task: fields)
 
     async def delete(self, request: web.Request, task_id: str) -> web.Response:
@@ -116,8 +117,8 @@ class TaskPriority(ApiView):
 class TaskDueDate(ApiView):
     async def patch(self, request: web.Request, task_id: str) -> web.Response:
         self.task_uuid(task_id)
-        due = v.single_field(await self.body(request), "due_date")
-        return await change_task(self, request, task_id, lambda task: {"due_date": due})
+        fields = await resolve_due(self, request, {"due_date": v.single_field(await self.body(request), "due_date")})
+        return await change_task(self, request, task_id, lambda task: fields)
 
 
 @app.page("/api/tasks/{task_id}/tags")
