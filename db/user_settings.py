@@ -17,7 +17,7 @@ from .outbox import PendingEvent
 from .reminders import schedule_change
 from .serialize import iso
 
-__all__ = ["due_fields", "get_settings", "put_settings", "settings_json", "time_zone", "zone_name"]
+__all__ = ["get_settings", "is_all_day", "put_settings", "settings_json", "stored_due", "time_zone", "zone_name"]
 
 
 def settings_json(row: UserSettings | None) -> dict[str, Any]:
@@ -44,19 +44,21 @@ async def time_zone(session, user_id: str) -> ZoneInfo:
     return zone_or_utc(await zone_name(session, user_id))
 
 
-def _is_day(value: Any) -> bool:
-    return isinstance(value, date) and not isinstance(value, datetime)
+def is_all_day(fields: dict[str, Any]) -> bool:
+    """Whether validated task fields set a date alone as due_date (an all-day task: the zone is needed)."""
+    due = fields.get("due_date")
+    return isinstance(due, date) and not isinstance(due, datetime)
 
 
-async def due_fields(session, user_id: str, fields: dict[str, Any]) -> dict[str, Any]:
-    """Validated task fields with `due_date` turned into the stored pair (due_date, due_day): a date is an
-    all-day task due at the end of that day in the user's zone; an instant or null clears due_day."""
+def stored_due(fields: dict[str, Any], tz: ZoneInfo | None) -> dict[str, Any]:
+    """Validated task fields with `due_date` as stored, the pair (due_date, due_day): a date is an all-day
+    task due at the end of that day in the user's zone `tz`; an instant or null clears due_day."""
     if "due_date" not in fields:
         return fields
-    due = fields["due_date"]
-    if not _is_day(due):
+    if not is_all_day(fields):
         return {**fields, "due_day": None}
-    return {**fields, "due_date": day_end(due, await time_zone(session, user_id)), "due_day": due}
+    assert tz is not None, "an all-day due date needs the user's zone"
+    return {**fields, "due_date": day_end(fields["due_date"], tz), "due_day": fields["due_date"]}
 
 
 # Changing the zone -----------------------------------------------------------------------------

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import date, datetime
 from typing import Any
 
 from aiohttp import web
@@ -26,8 +25,7 @@ def time_zone_name(body: Mapping[str, object]) -> str:
     try:
         zone = parse_zone(value)
     except ZoneError as exc:
-        raise ValidationError("time_zone", f"{exc}; send an IANA name such as {ZONE_EXAMPLE} or UTC",
-                              example=ZONE_EXAMPLE) from None
+        raise ValidationError("time_zone", str(exc), example=ZONE_EXAMPLE) from None
     return str(zone.key)
 
 
@@ -41,10 +39,11 @@ async def with_user_zone(session, user_id: str, query: Mapping[str, str]) -> Map
 async def resolve_due(view: ApiView, request: web.Request, fields: dict[str, Any]) -> dict[str, Any]:
     """Validated task fields with due_date as stored: a date alone becomes an all-day task in the user's zone
     (read only then)."""
-    if "due_date" not in fields or not isinstance(fields["due_date"], date) or isinstance(fields["due_date"], datetime):
-        return await queries.due_fields(None, view.user_id(request), fields)
+    if not queries.is_all_day(fields):
+        return queries.stored_due(fields, None)
     async with view.autocommit() as session:
-        return await queries.due_fields(session, view.user_id(request), fields)
+        tz = await queries.time_zone(session, view.user_id(request))
+    return queries.stored_due(fields, tz)
 
 
 @app.page("/api/settings")
