@@ -137,8 +137,9 @@ def due_date(value: Any) -> datetime | date | None:
         try:
             return timestamp(value, "due_date")
         except ValidationError as exc:
-            raise ValidationError("due_date", f"{exc.message.removeprefix('due_date: ')}; or send a date alone (e.g. 2026-12-11) for an "
-                                  "all-day task") from None
+            reason = exc.message.removeprefix("due_date: ")
+            raise ValidationError("due_date", f"{reason}; or send a date alone (e.g. 2026-12-11) for an all-day task") \
+                from None
     return timestamp(value, "due_date")
 
 

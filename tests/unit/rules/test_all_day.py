@@ -111,4 +111,7 @@ def test_batched_reminders_list_each_due_time_in_the_zone_without_nested_parenth
     title, body = batch_message([DueReminder(f"r{i}", f"t{i}", f"task {i}", NOW, d) for i, d in enumerate(dues)],
                                 NOW, BERLIN)
     assert title == "2 tasks due"
-    assert body.splitlines() == ["- task 0 (due 18:00 Europe/Berlin)", "- task 1 (due Fri 11 Dec at 09:00 Europe/Berlin)"]
+    assert body.splitlines() == [
+        "- task 0 (due 18:00 Europe/Berlin)",
+        "- task 1 (due Fri 11 Dec at 09:00 Europe/Berlin)",
+    ]
