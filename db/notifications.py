@@ -11,8 +11,8 @@ from typing import Any
 from sqlalchemy import func, select, text, update
 
 from streams.events import notification_json
-from streams.rules.email import render
 from streams.rules.all_day import zone_or_utc
+from streams.rules.email import render
 from streams.rules.reminders import BATCH_WINDOW, DueReminder, batch_message
 
 from .email import queue_emails
