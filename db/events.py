@@ -19,10 +19,10 @@ from .sql import positional
 __all__ = ["PendingEvent", "record_event", "task_history", "event_json", "events_since", "latest_seq", "update_json"]
 
 
-_TASK_COLUMNS = ("id", "user_id", "title", "description", "due_date", "priority", "tags", "completed",
+_TASK_COLUMNS = ("id", "user_id", "title", "description", "due_date", "due_day", "priority", "tags", "completed",
                  "completed_at", "recurring_task_id", "version", "created_at", "updated_at")
-_TASK_TYPES = {"tags": "text[]", "due_date": "timestamptz", "completed_at": "timestamptz", "created_at": "timestamptz",
-               "updated_at": "timestamptz", "recurring_task_id": "uuid", "id": "uuid"}
+_TASK_TYPES = {"tags": "text[]", "due_date": "timestamptz", "due_day": "date", "completed_at": "timestamptz",
+               "created_at": "timestamptz", "updated_at": "timestamptz", "recurring_task_id": "uuid", "id": "uuid"}
 
 
 def _param(column: str) -> str:

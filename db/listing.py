@@ -91,7 +91,10 @@ def wire_instant(column: str) -> str:
 TASK_JSON = (
     "json_build_object('id', tasks.id, 'user_id', tasks.user_id, 'title', tasks.title, "
     "'description', tasks.description, 'completed', tasks.completed, "
-    f"'completed_at', {wire_instant('tasks.completed_at')}, 'due_date', {wire_instant('tasks.due_date')}, "
+    f"'completed_at', {wire_instant('tasks.completed_at')}, "
+    # An all-day task shows its calendar day; due_date is then only its sort/filter instant.
+    f"'due_date', CASE WHEN tasks.due_day IS NOT NULL THEN to_char(tasks.due_day, 'YYYY-MM-DD') "
+    f"ELSE {wire_instant('tasks.due_date')} END, 'all_day', tasks.due_day IS NOT NULL, "
     "'priority', tasks.priority, 'tags', tasks.tags, 'recurring_task_id', tasks.recurring_task_id, "
     f"'version', tasks.version, 'created_at', {wire_instant('tasks.created_at')}, "
     f"'updated_at', {wire_instant('tasks.updated_at')})"

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
     BigInteger,
     Computed,
     CheckConstraint,
+    Date,
     ForeignKey,
     Identity,
     Index,
@@ -54,6 +55,9 @@ class Task(Base):
     completed: Mapped[bool] = mapped_column(nullable=False, server_default=text("false"), default=False)
     completed_at: Mapped[datetime | None] = mapped_column(TZ)
     due_date: Mapped[datetime | None] = mapped_column(TZ)
+    #: Set for an all-day task (migration 0009): its calendar day; due_date is then that day's last
+    #: instant in the user's zone (streams/rules/all_day.py), recomputed when the zone changes.
+    due_day: Mapped[date | None] = mapped_column(Date)
     priority: Mapped[str] = mapped_column(String(6), nullable=False, server_default="MEDIUM", default="MEDIUM")
     tags: Mapped[list[str]] = mapped_column(
         ARRAY(Text), nullable=False, server_default=text("'{}'::text[]"), default=list
@@ -80,6 +84,7 @@ class Task(Base):
         CheckConstraint("priority IN ('LOW', 'MEDIUM', 'HIGH')", name="priority"),
         CheckConstraint("char_length(title) BETWEEN 1 AND 255", name="title_length"),
         CheckConstraint("cardinality(tags) <= 10", name="tag_count"),
+        CheckConstraint("due_day IS NULL OR due_date IS NOT NULL", name="due_day_has_due_date"),
         # The default listing: one user's tasks, newest first, with a stable tie-breaker.
         Index("ix_tasks_user_created", "user_id", text("created_at DESC"), text("id DESC")),
     )
@@ -429,3 +434,20 @@ class EmailDelivery(Base):
 
 
 __all__ += ["Reminder", "Notification", "Webhook", "WebhookDelivery", "NotificationSettings", "EmailDelivery"]
+
+
+# User settings (migration 0009) -------------------------------------------------------------------
+
+
+class UserSettings(Base):
+    """A user's preferences; no row means the defaults (time zone UTC)."""
+
+    __tablename__ = "user_settings"
+
+    user_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    #: An IANA zone name: what "today" means in filters, how reminder texts read, when all-day tasks fall due.
+    time_zone: Mapped[str] = mapped_column(String(64), nullable=False, server_default="UTC", default="UTC")
+    updated_at: Mapped[datetime] = mapped_column(TZ, nullable=False, server_default=func.now())
+
+
+__all__ += ["UserSettings"]

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import func, select, text, update
 
 from streams.events import notification_json
+from streams.rules.all_day import zone_or_utc
 from streams.rules.email import render
 from streams.rules.reminders import BATCH_WINDOW, DueReminder, batch_message
 
@@ -40,11 +41,12 @@ class Delivered:
 # Set-based on purpose: a batch of N users costs the same handful of statements as one user.
 # follows_due counts before_due as an exact duration (not calendar days), as the reminder was created.
 _DUE = text("""
-    SELECT r.id, r.user_id, r.task_id, r.remind_at, r.before_due, t.title, t.due_date, t.completed,
+    SELECT r.id, r.user_id, r.task_id, r.remind_at, r.before_due, t.title, t.due_date, t.due_day, t.completed,
            t.due_date - make_interval(secs => extract(epoch FROM r.before_due)) AS follows_due,
-           clock_timestamp() AS now
+           s.time_zone, clock_timestamp() AS now
     FROM reminders AS r
     JOIN tasks AS t ON t.id = r.task_id
+    LEFT JOIN user_settings AS s ON s.user_id = r.user_id
     JOIN unnest(CAST(:users AS text[]), CAST(:earliest AS timestamptz[])) AS b(user_id, earliest)
       ON b.user_id = r.user_id
     WHERE NOT r.sent AND r.remind_at <= clock_timestamp()
@@ -114,7 +116,8 @@ async def deliver_batch(
     for user_id, due in by_user.items():
         now = due[0].now
         title, body = batch_message(
-            [DueReminder(str(r.id), str(r.task_id), r.title, r.remind_at, r.due_date) for r in due], now
+            [DueReminder(str(r.id), str(r.task_id), r.title, r.remind_at, r.due_date, r.due_day) for r in due], now,
+            zone_or_utc(due[0].time_zone),
         )
         pending[uuid.uuid4()] = (user_id, due, title[:255], body)
     inserted = []

@@ -19,7 +19,9 @@ def task_snapshot(task: Task) -> dict[str, Any]:
         "description": task.description,
         "completed": task.completed,
         "completed_at": iso(task.completed_at),
-        "due_date": iso(task.due_date),
+        # An all-day task shows its calendar day; due_date is then only its sort/filter instant.
+        "due_date": task.due_day.isoformat() if task.due_day is not None else iso(task.due_date),
+        "all_day": task.due_day is not None,
         "priority": task.priority,
         "tags": list(task.tags),
         "recurring_task_id": str(task.recurring_task_id) if task.recurring_task_id else None,

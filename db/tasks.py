@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Callable
 
 from .errors import Conflict, NotFound, VersionConflict
@@ -35,6 +35,8 @@ class TaskRow:
     due_date: datetime | None
     priority: str
     tags: list[str] = field(default_factory=list)
+    #: An all-day task's calendar day (due_date is then the end of that day in the user's zone).
+    due_day: date | None = None
     recurring_task_id: uuid.UUID | None = None
     version: int = 1
     created_at: datetime | None = None
@@ -96,6 +98,7 @@ async def create_task(conn, user_id: str, fields: dict[str, Any], *, now: dateti
         completed=completed,
         completed_at=now if completed else None,
         due_date=fields.get("due_date"),
+        due_day=fields.get("due_day"),
         priority=fields.get("priority", "MEDIUM"),
         tags=list(fields.get("tags", [])),
         recurring_task_id=fields.get("recurring_task_id"),

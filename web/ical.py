@@ -53,7 +53,9 @@ def task_todo(task: Any, *, now: datetime) -> Todo:
     todo = Todo()
     todo.add("uid", task_uid(task.id))
     _common(todo, task, now=now)
-    todo.add("due", task.due_date.astimezone(UTC))
+    # An all-day task is a calendar day (DUE;VALUE=DATE), the same day in every zone; a timed one an instant.
+    due_day = getattr(task, "due_day", None)
+    todo.add("due", due_day if due_day is not None else task.due_date.astimezone(UTC))
     todo.add("status", "NEEDS-ACTION")
     if task.recurring_task_id is not None:
         todo.add("related-to", template_uid(task.recurring_task_id))

@@ -27,7 +27,7 @@ SEED_PATTERN = "seed-%"
 #: The columns the seed writes, in row order. Generated columns (search_vector, priority_rank) fill themselves.
 COLUMNS = (
     "id", "user_id", "title", "description", "completed", "completed_at", "due_date", "priority", "tags",
-    "recurring_task_id", "version", "created_at", "updated_at",
+    "recurring_task_id", "version", "created_at", "updated_at", "due_day",
 )
 
 HISTORY = timedelta(days=730)  # created_at spreads over the past two years
@@ -235,7 +235,7 @@ def generate_rows(plan: SeedPlan) -> Iterator[tuple]:
         recurring_task_id = _uuid4(rng) if rng.random() < RECURRING_SHARE else None
         yield (
             _uuid4(rng), user_ids[owner], title, description, completed, completed_at, due_date, priority, tags,
-            recurring_task_id, 1, created_at, updated_at,
+            recurring_task_id, 1, created_at, updated_at, None,  # seeded tasks are timed, none all-day
         )
 
 

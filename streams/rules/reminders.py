@@ -8,7 +8,10 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from .all_day import due_phrase
 
 __all__ = [
     "BATCH_WINDOW",
@@ -87,10 +90,11 @@ class DueReminder:
     task_title: str
     remind_at: datetime
     due_date: datetime | None
+    #: Set for an all-day task: the day it is due (then due_date is only that day's last instant).
+    due_day: date | None = None
 
-
-def _clock(dt: datetime) -> str:
-    return dt.astimezone(UTC).strftime("%H:%M UTC")
+    def due_key(self) -> date | datetime | None:
+        return self.due_day if self.due_day is not None else self.due_date
 
 
 def lateness_note(remind_at: datetime, now: datetime) -> str | None:
@@ -105,23 +109,37 @@ def lateness_note(remind_at: datetime, now: datetime) -> str | None:
     return f"delivered {hours} h {minutes % 60} min late" if hours < 48 else f"delivered {hours // 24} days late"
 
 
-def batch_message(reminders: Sequence[DueReminder], now: datetime) -> tuple[str, str]:
-    """The (title, body) of one notification covering one or more of a user's due reminders."""
+_UTC = ZoneInfo("UTC")
+
+
+def batch_message(reminders: Sequence[DueReminder], now: datetime, tz: ZoneInfo = _UTC) -> tuple[str, str]:
+    """The (title, body) of one notification covering one or more of a user's due reminders, due times
+    in the user's zone `tz`: `at 09:00 (Europe/Berlin)` today, with the date on another day, no time
+    for an all-day task."""
     if not reminders:
         raise ValueError("a notification needs at least one reminder")
     ordered = sorted(reminders, key=lambda r: (r.remind_at, r.reminder_id))
     first = ordered[0]
     late = lateness_note(first.remind_at, now)
+
+    def when(r: DueReminder, *, parenthesised: bool = True) -> str:
+        assert r.due_date is not None
+        return due_phrase(r.due_date, r.due_day, tz, now, parenthesised=parenthesised)
+
     if len(ordered) == 1:
         title = f"Reminder: {first.task_title}"
-        body = f"{first.task_title} is due at {_clock(first.due_date)}" if first.due_date else first.task_title
+        body = f"{first.task_title} is due {when(first)}" if first.due_date else first.task_title
     else:
-        dues = {r.due_date for r in ordered}
-        when = f" at {_clock(first.due_date)}" if len(dues) == 1 and first.due_date else ""
-        title = f"{len(ordered)} tasks due{when}" if when or all(r.due_date for r in ordered) else (
+        dues = {r.due_key() for r in ordered}
+        common = f" {when(first)}" if len(dues) == 1 and first.due_date else ""
+        title = f"{len(ordered)} tasks due{common}" if common or all(r.due_date for r in ordered) else (
             f"{len(ordered)} reminders"
         )
-        body = "\n".join(f"- {r.task_title}" + (f" (due {_clock(r.due_date)})" if r.due_date else "") for r in ordered)
+        # Inside parentheses: no "at" and no second pair of parentheses, "(due 17:00 UTC)".
+        body = "\n".join(
+            f"- {r.task_title}" + (f" (due {when(r, parenthesised=False).removeprefix('at ')})" if r.due_date else "")
+            for r in ordered
+        )
     if late:
         body = f"{body}\n({late})"
     return title, body

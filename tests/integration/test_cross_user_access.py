@@ -57,6 +57,7 @@ BODIES: dict[str, Any] = {
     "replaceView": {"name": "taken over", "filter": "#work"},
     "importData": {"format": "taskstream-export", "version": 1},
     "putNotificationSettings": {"email": None},
+    "putSettings": {"time_zone": "Europe/Berlin"},
     "createWebhook": {"url": "http://127.0.0.1:9/b", "events": ["task.deleted"]},
     "createRecurringTask": {"title": "b's own", "frequency": "daily", "start_date": "2099-01-01T09:00:00Z"},
 }

@@ -30,7 +30,7 @@ def test_upgrade_to_head_then_downgrade_to_base_and_up_again(embedded_pg):
     try:
         migrate.upgrade(url)
         assert TABLES <= tables(embedded_pg, name)
-        assert embedded_pg.psql(name, "SELECT version_num FROM alembic_version").strip() == "0008"
+        assert embedded_pg.psql(name, "SELECT version_num FROM alembic_version").strip() == "0009"
 
         migrate.downgrade(url, "base")
         assert tables(embedded_pg, name) == {"alembic_version"}

@@ -23,6 +23,7 @@ from . import (
     recurring,
     reminders,
     saved_views,
+    settings,
     spec,
     tasks,
     transfer,
@@ -38,8 +39,8 @@ OPENAPI_VERSION = "3.1.0"
 RESOURCES: tuple[Resource, ...] = (
     base.RESOURCE, tasks.RESOURCE, quick_add.RESOURCE, audit.RESOURCE, saved_views.RESOURCE, health.RESOURCE,
     spec.RESOURCE, websocket.RESOURCE, changes.RESOURCE, metrics.RESOURCE, reminders.RESOURCE, notifications.RESOURCE,
-    notification_settings.RESOURCE, webhooks.RESOURCE, dashboard.RESOURCE, docs.RESOURCE, recurring.RESOURCE,
-    calendar.RESOURCE, transfer.RESOURCE,
+    notification_settings.RESOURCE, settings.RESOURCE, webhooks.RESOURCE, dashboard.RESOURCE, docs.RESOURCE,
+    recurring.RESOURCE, calendar.RESOURCE, transfer.RESOURCE,
 )
 
 

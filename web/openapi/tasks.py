@@ -44,9 +44,12 @@ INPUT_FIELDS: dict[str, Schema] = {
         nullable({"type": "string", "maxLength": v.DESCRIPTION_MAX}), "Free text; null clears it."
     ),
     "due_date": described(
-        nullable(TIMESTAMP), "An ISO-8601 date-time with a UTC offset (e.g. 2026-12-01T17:00:00+01:00), "
-        "stored and returned in UTC; null clears it. A date-time without an offset is rejected, and so is one "
-        f"outside {v.SUPPORTED_RANGE}.",
+        {"type": ["string", "null"], "anyOf": [{"format": "date-time"}, {"format": "date"}, {"type": "null"}],
+         "examples": ["2026-12-01T17:00:00+01:00", "2026-12-11"]},
+        "An ISO-8601 date-time with a UTC offset (e.g. 2026-12-01T17:00:00+01:00), stored and returned in UTC; "
+        "or a date alone (e.g. 2026-12-11) for an all-day task, due until that day ends in your time zone "
+        "(GET /api/settings) and kept on that day when the zone changes; null clears it. A date-time without "
+        f"an offset is rejected, and so is one outside {v.SUPPORTED_RANGE}.",
     ),
     "priority": {
         "type": "string",
@@ -88,7 +91,12 @@ def task_schema() -> Schema:
         "description": nullable({"type": "string", "maxLength": v.DESCRIPTION_MAX}),
         "completed": {"type": "boolean"},
         "completed_at": described(nullable(TIMESTAMP), "When the task was last completed; null while open."),
-        "due_date": nullable(TIMESTAMP),
+        "due_date": described(
+            {"type": ["string", "null"], "anyOf": [{"format": "date-time"}, {"format": "date"}, {"type": "null"}]},
+            "An instant in UTC, or for an all-day task its calendar day (YYYY-MM-DD).",
+        ),
+        "all_day": described({"type": "boolean"}, "Whether due_date is a calendar day (an all-day task), due "
+                             "until that day ends in your time zone."),
         "priority": {"type": "string", "enum": list(PRIORITIES)},
         "tags": {
             "type": "array",

@@ -3,8 +3,9 @@ ValidationError."""
 
 from __future__ import annotations
 
+import re
 import uuid
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from typing import Any, Iterable, Mapping
 
 from streams.events import PRIORITIES
@@ -116,8 +117,30 @@ def timestamp(value: Any, field: str) -> datetime:
     return result
 
 
-def due_date(value: Any) -> datetime | None:
-    return None if value is None else timestamp(value, "due_date")
+#: A calendar date alone, e.g. 2026-12-11 (no week dates, no basic format).
+DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def due_date(value: Any) -> datetime | date | None:
+    """An instant (a timed task), a date alone like 2026-12-11 (an all-day task), or null."""
+    if value is None:
+        return None
+    if isinstance(value, str) and DAY.match(value.strip()):
+        try:
+            day = date.fromisoformat(value.strip())
+        except ValueError:
+            raise ValidationError("due_date", f"is not a calendar date (YYYY-MM-DD): {value!r}") from None
+        if not EARLIEST.date() <= day < LATEST.date():
+            raise ValidationError("due_date", f"is outside the supported range of dates, {SUPPORTED_RANGE}: {value!r}")
+        return day
+    if isinstance(value, str):
+        try:
+            return timestamp(value, "due_date")
+        except ValidationError as exc:
+            reason = exc.message.removeprefix("due_date: ")
+            raise ValidationError("due_date", f"{reason}; or send a date alone (e.g. 2026-12-11) for an all-day task") \
+                from None
+    return timestamp(value, "due_date")
 
 
 def boolean(value: Any, field: str) -> bool:

@@ -16,6 +16,7 @@ from aiohttp import web
 from db import recurring as recurring_queries
 from db import reminders as reminder_queries
 from db import tasks as task_queries
+from db import user_settings
 from db.engine import driver_connection
 from db.events import PendingEvent
 from db.tasks import TaskRow
@@ -33,14 +34,6 @@ from .recurring import published_occurrences
 
 BODY_FIELDS = ("text", "time_zone")
 EXAMPLE = "Pay rent every month on the last day #home !high"
-
-
-async def user_time_zone(session, user_id: str) -> ZoneInfo | None:
-    """HOOK for the settings branch: the IANA zone the user saved (GET/PUT /api/settings `time_zone`).
-
-    None until that is wired in; then a request without "time_zone" is read in the user's zone instead of UTC.
-    """
-    return None
 
 
 async def create_task(session, user_id: str, fields: dict[str, Any], *, now: datetime) -> tuple[TaskRow, PendingEvent]:
@@ -81,7 +74,11 @@ def task_fields(parsed: QuickAdd) -> dict[str, Any]:
         body["tags"] = list(parsed.tags)
     if parsed.priority is not None:
         body["priority"] = parsed.priority
-    return v.task_create(body)
+    return user_settings.stored_due(v.task_create(body), parsed_zone(parsed))
+
+
+def parsed_zone(parsed: QuickAdd) -> ZoneInfo:
+    return ZoneInfo(parsed.time_zone)
 
 
 def template_body(parsed: QuickAdd) -> dict[str, Any]:
@@ -107,9 +104,9 @@ class QuickAddView(ApiView):
         text = line(body)
         user_id = self.user_id(request)
         tz = requested_zone(body)
-        if tz is None:
-            async with self.autocommit() as session:
-                tz = await user_time_zone(session, user_id) or ZoneInfo("UTC")
+        if tz is None:  # the zone the user saved (PUT /api/settings), UTC until then
+            async with self.connection() as conn:
+                tz = await user_settings.time_zone(conn, user_id)
         now = self.clock()
         try:
             parsed = parse_quick_add(text, now, tz)

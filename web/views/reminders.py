@@ -22,7 +22,8 @@ def reminder_body(body: Any) -> tuple[datetime | None, timedelta | None]:
     """{"remind_at": ISO-8601 with offset} or {"before_due": ISO-8601 duration}: exactly one of them."""
     body = v.require_object(body)
     v.reject_unknown(body, REMINDER_FIELDS)
-    given = [name for name in REMINDER_FIELDS if body.get(name) is not None]
+    # A field sent as null counts as sent (and is refused below): the document types both as strings.
+    given = [name for name in REMINDER_FIELDS if name in body]
     if len(given) != 1:
         raise ValidationError(
             "remind_at", "send exactly one of remind_at (a date-time with an offset) or before_due "

@@ -11,12 +11,14 @@ from db import tasks as queries
 from db.listing import COUNT_CAP, unfiltered
 from db.serialize import task_snapshot
 from db.tasks import TaskRow
+from db.user_settings import zone_name
 from streams.app import app
 
 from ..errors import not_found
 from ..validation import fields as v
 from ..validation.listing import parse_list
 from .saved_views import with_saved_view
+from .settings import needs_zone, resolve_due
 from .base import ApiView
 
 
@@ -51,8 +53,10 @@ class TaskCollection(ApiView):
         if query.get("view"):
             async with self.autocommit() as session:
                 query = await with_saved_view(session, user_id, query)
-        spec = parse_list(query)
         async with self.connection() as conn:
+            if needs_zone(query):
+                query = {**query, "tz": await zone_name(conn, user_id)}
+            spec = parse_list(query)
             page = await queries.list_tasks(conn, user_id, spec, now=self.clock())
         # A filtered count stops at COUNT_CAP: past it, "total" says "at least this many".
         exact = unfiltered(spec) or page.total <= COUNT_CAP
@@ -63,7 +67,7 @@ class TaskCollection(ApiView):
         return self.respond_json(request, body.encode())
 
     async def post(self, request: web.Request) -> web.Response:
-        fields = v.task_create(await self.body(request))
+        fields = await resolve_due(self, request, v.task_create(await self.body(request)))
         async with self.connection() as conn:  # create_task is one statement
             task, event = await queries.create_task(conn, self.user_id(request), fields, now=self.clock())
         self.published([event])
@@ -85,7 +89,7 @@ class TaskItem(ApiView):
 
     async def patch(self, request: web.Request, task_id: str) -> web.Response:
         self.task_uuid(task_id)
-        fields = v.task_update(await self.body(request))
+        fields = await resolve_due(self, request, v.task_update(await self.body(request)))
         return await change_task(self, request, task_id, lambda task: fields)
 
     async def delete(self, request: web.Request, task_id: str) -> web.Response:
@@ -123,8 +127,8 @@ class TaskPriority(ApiView):
 class TaskDueDate(ApiView):
     async def patch(self, request: web.Request, task_id: str) -> web.Response:
         self.task_uuid(task_id)
-        due = v.single_field(await self.body(request), "due_date")
-        return await change_task(self, request, task_id, lambda task: {"due_date": due})
+        fields = await resolve_due(self, request, {"due_date": v.single_field(await self.body(request), "due_date")})
+        return await change_task(self, request, task_id, lambda task: fields)
 
 
 @app.page("/api/tasks/{task_id}/tags")

@@ -40,7 +40,7 @@ LIMIT = {"type": "integer", "minimum": 1, "maximum": 100, "default": 20, "descri
 CURSOR = {"type": "string", "description": "next_cursor from the previous page, unchanged, to get the next page."}
 TIMEZONE = {"type": "string", "minLength": 1, "examples": ["Europe/Berlin", "America/New_York", "UTC"],
             "description": "IANA time zone used to read natural dates and wall-clock times; defaults to the "
-                           "user's (TASKSTREAM_TIMEZONE, else UTC)."}
+                           "user's (TASKSTREAM_TIMEZONE, else the time zone in their settings, else UTC)."}
 NATURAL_DATE_HELP = (
     "Accepts natural language in the user's time zone: 'tomorrow 5pm', 'next friday', 'friday 9am', 'in 2 hours', "
     "'in 3 days', '2026-12-01 09:00', '1 Dec 17:00', or ISO-8601 with an offset ('2026-12-01T17:00:00+01:00'). "
@@ -89,7 +89,8 @@ class McpConfig:
 
     api_url: str
     token: str = field(repr=False)  # a secret: never in logs or reprs
-    timezone: str = "UTC"
+    #: None: the time zone in the user's settings (GET /api/settings), read on the first tool call.
+    timezone: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> McpConfig:
@@ -103,9 +104,10 @@ class McpConfig:
                              "and export TASKSTREAM_TOKEN=<the token>")
         url = env.get("TASKSTREAM_URL") or read_dev_file(dev_data_dir(env)).get("web_url") \
             or DEFAULT_URL
-        zone_name = env.get("TASKSTREAM_TIMEZONE") or "UTC"
+        zone_name = env.get("TASKSTREAM_TIMEZONE") or None
         try:
-            natural_dates.zone(zone_name)
+            if zone_name:
+                natural_dates.zone(zone_name)
         except natural_dates.TimeZoneError as exc:
             raise ValueError(f"TASKSTREAM_TIMEZONE: {exc}") from None
         return cls(api_url=url.rstrip("/"), token=token, timezone=zone_name)
@@ -255,7 +257,7 @@ def _page_sentence(body: Mapping[str, Any], what: str) -> str:
 class TaskTools:
     """The tools: argument checks, natural dates, one REST call each, the API's answer plus a sentence."""
 
-    def __init__(self, api: RestClient, *, default_timezone: str = "UTC",
+    def __init__(self, api: RestClient, *, default_timezone: str | None = "UTC",
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC),
                  output_schemas: Mapping[str, dict[str, Any]] | None = None) -> None:
         self.api, self.default_timezone, self.clock = api, default_timezone, clock
@@ -281,6 +283,8 @@ class TaskTools:
         problems = sorted(self._validators[name].iter_errors(args), key=lambda e: list(e.path))
         if problems:
             return _error(_schema_message(problems[0]), field=_field(problems[0]))
+        if self.default_timezone is None:
+            self.default_timezone = await self._settings_zone()
         try:
             structured, sentence = await tool.handler(args)
         except ToolError as exc:
@@ -299,6 +303,18 @@ class TaskTools:
         )
 
     # -- helpers -----------------------------------------------------------------------------------
+
+    async def _settings_zone(self) -> str:
+        """The time zone in the user's settings; UTC from a server without them or when it cannot be read."""
+        try:
+            body = await self.api.request("GET", "/api/settings")
+            name = body.get("time_zone") if isinstance(body, dict) else None
+            natural_dates.zone(name)
+            return name or "UTC"
+        except Exception as exc:  # the tools still work, reading times in UTC
+            log.warning("could not read the time zone from /api/settings (%s); reading times in UTC",
+                        type(exc).__name__)
+            return "UTC"
 
     def _zone(self, args: Mapping[str, Any]):
         try:

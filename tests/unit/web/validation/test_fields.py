@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 
 import pytest
 
@@ -42,8 +42,15 @@ def test_due_date_needs_an_offset_and_is_stored_in_utc():
     assert v.due_date("2026-03-29T09:00:00+02:00") == datetime(2026, 3, 29, 7, tzinfo=timezone.utc)
     assert v.due_date("2026-03-29T09:00:00Z").tzinfo == timezone.utc
     assert v.due_date(None) is None
-    for bad in ("2026-03-29T09:00:00", "2026-03-29", "next week", 1700000000, "9999-12-31T23:00:00-05:00",
+    for bad in ("2026-03-29T09:00:00", "2026-02-30", "20260329", "next week", 1700000000, "9999-12-31T23:00:00-05:00",
                 "0001-01-01T00:00:00+01:00"):
+        assert field_of(lambda: v.due_date(bad)) == "due_date"
+
+
+def test_a_date_alone_is_an_all_day_due_date_within_the_supported_range():
+    assert v.due_date("2026-03-29") == date(2026, 3, 29)
+    assert v.due_date(" 2026-12-11 ") == date(2026, 12, 11)
+    for bad in ("1899-12-31", "9999-01-01"):
         assert field_of(lambda: v.due_date(bad)) == "due_date"
 
 
