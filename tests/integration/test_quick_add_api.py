@@ -166,7 +166,6 @@ async def test_the_quick_add_route_is_not_taken_for_a_task_id(api):
     assert status == 200
 
 
-@pytest.mark.xfail(strict=False, reason="date-only due dates land with the time-zone branch")
 async def test_a_date_without_a_time_creates_an_all_day_task(api):
     day = (datetime.now(UTC) + timedelta(days=10)).date()
     status, body, _ = await quick_add(api, f"Dentist {day.isoformat()}")
