@@ -171,4 +171,4 @@ async def test_a_date_without_a_time_creates_an_all_day_task(api):
     status, body, _ = await quick_add(api, f"Dentist {day.isoformat()}")
     assert status == 201, body
     assert body["understood"]["due_date"] == day.isoformat() and body["understood"]["all_day"] is True
-    assert body["task"]["due_date"].startswith(day.isoformat())
+    assert body["task"]["due_date"] == day.isoformat() and body["task"]["all_day"] is True
