@@ -67,9 +67,9 @@ class worker(faust_worker.worker):
         # `taskstream` command reads --role first (streams/roles.py), `faust -A streams.app` does not.
         running = get_settings().worker_role
         if role is not None and role != running:
-            raise click.UsageError(
-                f"--role {role} came too late: the app was loaded for role {running}. Run "
-                f"`taskstream worker --role {role}`, or set WORKER_ROLE={role}")
+            click.echo(f"Error: --role {role} came too late: the app was loaded for role {running}. Run "
+                       f"`taskstream worker --role {role}`, or set WORKER_ROLE={role}", err=True)
+            raise SystemExit(2)
         return super().as_service(loop, *args, **kwargs)
 
 

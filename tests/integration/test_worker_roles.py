@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import signal
+import subprocess
+import sys
 import time
 import uuid
 
@@ -101,3 +104,18 @@ def test_sigterm_stops_each_role_with_exit_code_0(role_stack, role):
         assert stop_cleanly(worker) < 20
     finally:
         worker.stop()
+
+
+@pytest.mark.parametrize("command,message", [
+    (["-c", "from streams.app import main; main()", "worker", "--role", "api"],
+     "--role must be one of all, web, stream; got 'api'"),
+    # Faust's own command imports the app before it parses --role: refused, not silently run as all.
+    (["-m", "faust", "-A", "streams.app", "worker", "--role", "web"],
+     "--role web came too late: the app was loaded for role all"),
+])
+def test_a_role_the_worker_cannot_honour_is_refused_with_exit_code_2(command, message, tmp_path):
+    env = {key: value for key, value in os.environ.items() if key != "WORKER_ROLE"}
+    result = subprocess.run([sys.executable, *command], env={**env, "DATA_DIR": str(tmp_path)}, cwd=tmp_path,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2 and message in result.stderr, (result.returncode, result.stderr[-2000:])
+    assert "Traceback" not in result.stderr
