@@ -42,15 +42,6 @@ async def receive(socket: aiohttp.ClientWebSocketResponse, timeout: float) -> di
     return json.loads(message.data)
 
 
-def stop_cleanly(worker: Worker, timeout: float = 30) -> float:
-    """SIGTERM; the seconds until the process exited with 0."""
-    started = time.monotonic()
-    worker.process.send_signal(signal.SIGTERM)
-    code = worker.process.wait(timeout)
-    assert code == 0, f"exited with {code}:\n{worker.log_tail()}"
-    return time.monotonic() - started
-
-
 async def test_a_write_on_a_web_worker_reaches_its_socket_only_through_a_stream_worker_s_fan_out(role_stack):
     web = role_worker(role_stack, "web", "web").start()
     stream = role_worker(role_stack, "stream", "stream")
@@ -98,10 +89,24 @@ async def test_a_stream_worker_answers_its_probes_and_metrics_and_404s_the_api(r
 
 
 @pytest.mark.parametrize("role", ["web", "stream"])
-def test_sigterm_stops_each_role_with_exit_code_0(role_stack, role):
+async def test_sigterm_stops_each_role_with_exit_code_0_and_web_sockets_hear_1001(role_stack, role):
     worker = role_worker(role_stack, role, f"stop-{role}").start()
     try:
-        assert stop_cleanly(worker) < 20
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as http:
+            socket = None
+            if role == "web":
+                api = Api(http, worker.url, f"roles-{uuid.uuid4()}")
+                socket = await http.ws_connect(worker.url.replace("http://", "ws://") + "/ws",
+                                               params={"token": api.token})
+                assert (await receive(socket, 10))["type"] == "ready"
+            started = time.monotonic()
+            worker.process.send_signal(signal.SIGTERM)
+            if socket is not None:
+                closed = await socket.receive(timeout=10)
+                assert (closed.type, closed.data) == (aiohttp.WSMsgType.CLOSE, 1001), closed
+            code = await asyncio.to_thread(worker.process.wait, 30)
+            assert code == 0, worker.log_tail()
+            assert time.monotonic() - started < 20
     finally:
         worker.stop()
 
