@@ -13,8 +13,9 @@ import time
 import uuid
 
 import aiohttp
+import asyncpg
 import pytest
-from stack import Api, Worker, own_database, start_broker
+from stack import Api, Worker, own_database, read_topic, start_broker
 
 pytestmark = pytest.mark.integration
 
@@ -85,6 +86,47 @@ async def test_a_stream_worker_answers_its_probes_and_metrics_and_404s_the_api(r
                 status, body, _ = await api.call(method, path, json_body={"title": "no"} if method == "POST" else None)
                 assert status == 404 and body["error"] == "not_found", (method, path, status, body)
     finally:
+        stream.stop()
+
+
+async def task_ids_on(broker_url: str, topic: str, user_id: str, task_id, want: int = 3) -> set[str]:
+    """The task ids of a user's messages on a topic, once `want` distinct ones arrived (or what came in
+    time): delivery is at-least-once, so a message may be there twice."""
+    for expect in range(want, 2 * want + 1):
+        ids = {task_id(m["value"]) for m in await read_topic(broker_url, topic, key=user_id, expect=expect)}
+        if len(ids) >= want:
+            break
+    return ids
+
+
+async def test_a_stream_worker_publishes_what_a_killed_web_worker_left_in_the_outbox(role_stack):
+    """Committed on web while the broker was frozen, the web worker killed before it could publish: no
+    other web worker runs, so only the stream worker's sweep can put those events on the broker."""
+    url, broker, _ = role_stack
+    web = role_worker(role_stack, "web", "web-killed").start()
+    stream = role_worker(role_stack, "stream", "stream-sweeps").start()
+    conn = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
+    try:
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as http:
+            api = Api(http, web.url, f"roles-{uuid.uuid4()}")
+            broker.freeze()
+            try:
+                created = [(await api.create(title=f"left behind {i}"))["id"] for i in range(3)]
+                web.process.kill()
+                web.process.wait(10)
+            finally:
+                broker.thaw()
+        deadline = time.monotonic() + 45  # the 10 s publish lease, then the 1 s sweep, then the broker
+        while await conn.fetchval("SELECT count(*) FROM outbox WHERE key = $1 AND published_at IS NULL",
+                                  api.user_id):
+            assert time.monotonic() < deadline, f"the stream worker did not publish them:\n{stream.log_tail()}"
+            await asyncio.sleep(0.5)
+        assert await task_ids_on(broker.url, "task-events", api.user_id, lambda v: v["task_id"]) == set(created)
+        # ...and fanned them out, as it does any event.
+        assert await task_ids_on(broker.url, "task-updates", api.user_id, lambda v: v["task"]["id"]) == set(created)
+    finally:
+        await conn.close()
+        web.stop()
         stream.stop()
 
 
