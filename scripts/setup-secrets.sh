@@ -73,4 +73,4 @@ elif ! kc -n "$namespace" get secret taskstream-kafka-ca >/dev/null 2>&1; then
   info "warning: no secret/taskstream-kafka-ca; production pods mount it. Set KAFKA_CA_CERT_FILE (DigitalOcean: Kafka cluster > Download CA certificate)"
 fi
 
-info "running workers read Secrets at start: kubectl -n $namespace rollout restart deployment/taskstream"
+info "running workers read Secrets at start: kubectl -n $namespace rollout restart deployment -l app.kubernetes.io/name=taskstream"

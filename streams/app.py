@@ -5,18 +5,21 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import sys
 import threading
 import time
 from typing import TYPE_CHECKING, Any, Callable
 
 import faust
+from faust.app.base import BootStrategy
 from mode import ServiceT
 
 from db.engine import Database
 
 from .config import LazyFaustConfig
 from .producer import batching_producer
-from .settings import get_settings
+from .roles import apply_role_flag, discovery_modules
+from .settings import ConfigError, get_settings
 
 if TYPE_CHECKING:
     from faust.web import Web
@@ -33,19 +36,30 @@ SHUTDOWN_DEADLINE_SECONDS = 45.0
 #: The services that modules built on the app provide (`app.provide`), with the module that does: the
 #: outbox relay and the WebSocket gateway. They start in this order once the topics are declared and the
 #: batching producer runs, and stop in the reverse order.
-PROVIDED_SERVICES = {"outbox": "agents.outbox_relay", "gateway": "web.startup"}
+PROVIDED_SERVICES = {"outbox": "agents.outbox_relay", "gateway": "web.views.websocket"}
 
 ServiceFactory = Callable[["TaskstreamApp"], ServiceT]
 
 
+class RoleBootStrategy(BootStrategy):
+    """A worker without agents and tables (the web role) joins no consumer group: no partition would
+    be assigned to it, and a member with nothing to read would still take part in every rebalance."""
+
+    def _should_enable_kafka_consumer(self) -> bool:
+        return self.app.consumes and super()._should_enable_kafka_consumer()
+
+
 class TaskstreamApp(faust.App):
     """The Faust app, plus the process-wide handles the web views and agents share."""
+
+    BootStrategy = RoleBootStrategy
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._database: Database | None = None
         self._factories: dict[str, ServiceFactory] = {}
         self._provided: dict[str, ServiceT] = {}
+        self._running: set[str] = set()
         self._web_driver: Web | None = None
         self._database_closed = False
         self.group_joined = asyncio.Event()
@@ -55,6 +69,21 @@ class TaskstreamApp(faust.App):
         if not self.group_joined.is_set():
             log.info("joined the consumer group: partitions assigned and tables recovered")
         self.group_joined.set()
+
+    @property
+    def consumes(self) -> bool:
+        """Whether this worker reads topics in the app's consumer group: it has agents or tables (the
+        modules its role imports register them)."""
+        return bool(self.agents) or bool(self.tables)
+
+    def kafka_status(self) -> str:
+        """`ok` once this worker's Kafka side runs: its consumer group joined and tables recovered (when
+        it has agents or tables) and its provided services started (the relay; the gateway where
+        WebSockets are served); otherwise what it is waiting for."""
+        if self.consumes and not self.group_joined.is_set():
+            return "joining consumer group"
+        waiting = [name for name in PROVIDED_SERVICES if name in self._factories and name not in self._running]
+        return f"starting {' and '.join(waiting)}" if waiting else "ok"
 
     @property
     def database(self) -> Database:
@@ -106,6 +135,8 @@ class TaskstreamApp(faust.App):
     async def on_started(self) -> None:
         # Table recovery, then the web server and the @app.service services, among them the topics'
         # declaration (streams/topics.py): the relay and the gateway below need those topics.
+        log.info("worker role %s: %d agents, %d tables, %s", get_settings().worker_role, len(self.agents),
+                 len(self.tables), "serving WebSockets" if "gateway" in self._factories else "no WebSockets")
         await super().on_started()
         if self.should_stop:
             return  # stopped while the tables recovered: start nothing more
@@ -114,6 +145,7 @@ class TaskstreamApp(faust.App):
         for name in PROVIDED_SERVICES:
             if name in self._factories:
                 await self.add_runtime_dependency(self.provided(name))
+                self._running.add(name)
 
     def on_webserver_init(self, web: Web) -> None:
         super().on_webserver_init(web)
@@ -160,11 +192,17 @@ class TaskstreamApp(faust.App):
 app = TaskstreamApp(
     "taskstream",
     config_source=LazyFaustConfig(),
-    autodiscover=["streams.cli.commands", "agents", "tables", "web"],
+    # Called when Faust discovers the app's modules, once settings can be read: the role decides them.
+    autodiscover=lambda: discovery_modules(get_settings().worker_role),
     origin="streams",
 )
 
 
 def main() -> None:
     """The `taskstream` command: every faust subcommand plus our own (dev, migrate, token, topics)."""
+    try:
+        apply_role_flag(sys.argv, os.environ)
+    except ConfigError as exc:
+        print(f"Error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
     app.main()

@@ -42,6 +42,7 @@ CONFIG_KEYS: tuple[str, ...] = (
     "CORS_ORIGINS",
     "JWT_JWKS_URL",
     "WEBHOOK_ALLOW_PRIVATE",
+    "WORKER_ROLE",
 )
 
 #: Keys whose values are secrets: never logged, never echoed in errors.
@@ -53,6 +54,8 @@ SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 LOG_FORMATS = ("json", "console")
 RATE_LIMIT_STORES = ("memory", "postgres")
+#: What a worker runs (streams/roles.py): everything, the HTTP side, or the stream side.
+WORKER_ROLES = ("all", "web", "stream")
 #: RATE_LIMIT units: requests per second, minute or hour.
 RATE_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0}
 RATE_LIMIT_EXAMPLE = "writes=10/s:100,reads=50/s:300,address=60/s:400"
@@ -136,6 +139,8 @@ class Settings:
     jwt_jwks_url: str | None = None
     #: Webhooks may target loopback, private and link-local addresses (local development only).
     webhook_allow_private: bool = False
+    #: all: HTTP, WebSockets and the stream agents in one process; web or stream: one side only.
+    worker_role: str = "all"
 
     @property
     def embedded_broker(self) -> bool:
@@ -362,6 +367,7 @@ def from_env(env: Mapping[str, str] | None = None) -> Settings:
         cors_origins=_cors_origins(env),
         jwt_jwks_url=_jwks_url(env),
         webhook_allow_private=_flag(env, "WEBHOOK_ALLOW_PRIVATE", False),
+        worker_role=_choice(env, "WORKER_ROLE", "all", WORKER_ROLES),
     )
 
 

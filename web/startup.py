@@ -1,22 +1,16 @@
-"""The web server's start-up: puts the middleware chain, the WebSocket gateway and the closing of sockets
-on shutdown onto the app (autodiscovery imports this module with the views)."""
+"""The web server's start-up: puts the middleware chain and the closing of sockets on shutdown onto the app
+(autodiscovery imports this module with the views, in every role; the WebSocket view provides the gateway)."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from streams.app import TaskstreamApp, app
-from streams.topics import TASK_UPDATES
+from streams.app import app
 
-from .gateway import Gateway
 from .middleware import middlewares
 
 if TYPE_CHECKING:
     from faust.web import Web
-
-
-def gateway(app: TaskstreamApp) -> Gateway:
-    return Gateway(TASK_UPDATES, loop=app.loop, beacon=app.beacon)
 
 
 async def close_sockets(_web_app: Any = None) -> None:
@@ -35,7 +29,6 @@ def install(web: Web) -> None:
     web.web_app.on_shutdown.append(close_sockets)
 
 
-app.provide("gateway", gateway)
 # Now, at import: the views build the same driver when they are imported (@app.page), and tests serve
 # it without starting a worker.
 install(app.web)

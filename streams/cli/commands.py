@@ -1,4 +1,5 @@
-"""Our own `taskstream` subcommands: dev, migrate, token, topics, seed, deploy, mcp, api-docs, export and import."""
+"""Our own `taskstream` subcommands: dev, migrate, token, topics, seed, deploy, mcp, api-docs, export and import,
+and Faust's worker with --role."""
 
 from __future__ import annotations
 
@@ -12,9 +13,10 @@ from typing import Any, Callable, NoReturn
 
 import click
 from faust.cli import AppCommand, argument, option
+from faust.cli import worker as faust_worker
 
 from streams.app import app
-from streams.settings import ConfigError, Settings, dev_data_dir, from_env
+from streams.settings import WORKER_ROLES, ConfigError, Settings, dev_data_dir, from_env, get_settings
 
 
 class Command(AppCommand):
@@ -48,6 +50,27 @@ def command(*options: Any) -> Callable:
 def data_dir_option() -> Any:
     return option("--data-dir", default=None,
                   help="The data folder of the `taskstream dev` to use (default: DATA_DIR, else .taskstream).")
+
+
+class worker(faust_worker.worker):
+    """Start a worker: the HTTP API, WebSockets and the stream agents (--role all), or one side of them."""
+
+    options = [
+        *faust_worker.worker.options,
+        option("--role", type=click.Choice(WORKER_ROLES), default=None,
+               help="all (default), web (HTTP, WebSockets, the relay) or stream (agents, tables, the relay; "
+                    "only /health, /ready and /metrics over HTTP). Sets WORKER_ROLE."),
+    ]
+
+    def as_service(self, loop: Any, *args: Any, role: str | None = None, **kwargs: Any) -> Any:
+        # The role decided which modules Faust imported before this command line was parsed; the
+        # `taskstream` command reads --role first (streams/roles.py), `faust -A streams.app` does not.
+        running = get_settings().worker_role
+        if role is not None and role != running:
+            click.echo(f"Error: --role {role} came too late: the app was loaded for role {running}. Run "
+                       f"`taskstream worker --role {role}`, or set WORKER_ROLE={role}", err=True)
+            raise SystemExit(2)
+        return super().as_service(loop, *args, **kwargs)
 
 
 @dataclass(frozen=True)

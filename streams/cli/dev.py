@@ -56,7 +56,8 @@ def read_dev_file(data_dir: str | Path) -> dict[str, str]:
 
 
 def worker_command() -> list[str]:
-    return [sys.executable, "-c", "from streams.app import main; main()", "worker", "-l", "info"]
+    # --role all whatever WORKER_ROLE the shell exported: dev runs the whole system.
+    return [sys.executable, "-c", "from streams.app import main; main()", "worker", "-l", "info", "--role", "all"]
 
 
 async def broker_topics(settings: Settings, *, timeout: float = BROKER_PROBE_TIMEOUT) -> set[str] | None:

@@ -318,9 +318,37 @@ def the_one(documents: list[dict[str, Any]], kind: str, component: str | None = 
     return found[0]
 
 
+#: app.kubernetes.io/component of the worker Deployments, by the --role they run: one worker of role all
+#: (minikube), or a web and a stream Deployment (the base, production, the chart's defaults).
+WORKER_COMPONENTS = {"worker": "all", "web": "web", "stream": "stream"}
+
+
+def workers(documents: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The worker Deployments by role (all, web, stream)."""
+    found: dict[str, dict[str, Any]] = {}
+    for component, role in WORKER_COMPONENTS.items():
+        for deployment in find(documents, "Deployment", component):
+            assert role not in found, f"two Deployments of role {role}"
+            found[role] = deployment
+    assert found, "no worker Deployment rendered"
+    return found
+
+
+def worker_container(deployment: dict[str, Any]) -> dict[str, Any]:
+    return next(c for c in deployment["spec"]["template"]["spec"]["containers"] if c["name"] == "worker")
+
+
+def api_service(documents: list[dict[str, Any]]) -> dict[str, Any]:
+    """The app's Service (the dev infrastructure's Postgres and Kafka have their own)."""
+    found = [doc for doc in documents if doc["kind"] == "Service"
+             and doc["metadata"].get("labels", {}).get("app.kubernetes.io/name") == "taskstream"]
+    assert len(found) == 1, f"expected one taskstream Service, found {[d['metadata']['name'] for d in found]}"
+    return found[0]
+
+
 def app_config(documents: list[dict[str, Any]]) -> dict[str, str]:
     """Data of the ConfigMap the worker's environment comes from (others hold dashboards and the like)."""
-    pod = the_one(documents, "Deployment", "worker")["spec"]["template"]["spec"]
+    pod = next(iter(workers(documents).values()))["spec"]["template"]["spec"]
     names = {
         source["configMapRef"]["name"]
         for container in pod["containers"]
@@ -357,6 +385,9 @@ def manifests() -> SimpleNamespace:
         pod_specs=pod_specs,
         find=find,
         the_one=the_one,
+        workers=workers,
+        worker_container=worker_container,
+        api_service=api_service,
         app_config=app_config,
         repo_root=REPO_ROOT,
         chart_dir=CHART,

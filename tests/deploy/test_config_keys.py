@@ -23,11 +23,11 @@ def _env_of(container, documents):
 
 
 def _app_containers(documents, manifests):
-    """Every container running the taskstream image: worker, migration init container, migration Job."""
-    worker = manifests.the_one(documents, "Deployment", "worker")
-    job = manifests.the_one(documents, "Job", "migration")
-    pod, job_pod = worker["spec"]["template"]["spec"], job["spec"]["template"]["spec"]
-    return [*pod.get("initContainers", []), *pod["containers"], *job_pod["containers"]]
+    """Every container running the taskstream image: each role's worker and its migration init container,
+    the migration Job."""
+    pods = [worker["spec"]["template"]["spec"] for worker in manifests.workers(documents).values()]
+    job_pod = manifests.the_one(documents, "Job", "migration")["spec"]["template"]["spec"]
+    return [*(c for pod in pods for c in [*pod.get("initContainers", []), *pod["containers"]]), *job_pod["containers"]]
 
 
 def test_worker_and_migration_get_exactly_the_settings_keys(render_name, manifests, settings_keys):
@@ -46,30 +46,42 @@ def test_worker_and_migration_get_exactly_the_settings_keys(render_name, manifes
 
 def test_clusters_use_a_real_kafka_and_the_web_contract(render_name, manifests):
     documents = manifests.render(render_name)
-    worker = manifests.the_one(documents, "Deployment", "worker")["spec"]["template"]["spec"]
-    container = next(c for c in worker["containers"] if c["name"] == "worker")
-    plain, _ = _env_of(container, documents)
+    for role, worker in manifests.workers(documents).items():
+        container = manifests.worker_container(worker)
+        plain, _ = _env_of(container, documents)
 
-    assert plain["KAFKA_PROFILE"] == "kafka"
-    assert plain["WEB_BIND"] == "0.0.0.0"
-    assert plain["WEB_PORT"] == "6066"
-    http = [port for port in container["ports"] if port["name"] == "http"]
-    assert http and http[0]["containerPort"] == 6066
+        assert plain["KAFKA_PROFILE"] == "kafka"
+        assert plain["WEB_BIND"] == "0.0.0.0"
+        assert plain["WEB_PORT"] == "6066"
+        http = [port for port in container["ports"] if port["name"] == "http"]
+        assert http and http[0]["containerPort"] == 6066, f"{render_name} {role}: the probes need the http port"
+
+
+def test_each_worker_runs_the_role_its_deployment_is_named_for(render_name, manifests):
+    """--role on the command line wins over the ConfigMap's WORKER_ROLE (the default for a bare worker)."""
+    documents = manifests.render(render_name)
+    roles = manifests.workers(documents)
+    assert set(roles) in ({"all"}, {"web", "stream"}), f"{render_name}: worker roles {sorted(roles)}"
+    for role, worker in roles.items():
+        args = manifests.worker_container(worker)["args"]
+        assert args[:1] == ["worker"] and args[-2:] == ["--role", role], f"{render_name} {role}: args {args}"
+    assert manifests.app_config(documents)["WORKER_ROLE"] == "all"
 
 
 def test_data_dir_is_a_writable_empty_dir(render_name, manifests):
     documents = manifests.render(render_name)
-    pod = manifests.the_one(documents, "Deployment", "worker")["spec"]["template"]["spec"]
-    container = next(c for c in pod["containers"] if c["name"] == "worker")
-    plain, _ = _env_of(container, documents)
-    mounts = {mount["mountPath"]: mount for mount in container["volumeMounts"]}
+    for worker in manifests.workers(documents).values():
+        pod = worker["spec"]["template"]["spec"]
+        container = manifests.worker_container(worker)
+        plain, _ = _env_of(container, documents)
+        mounts = {mount["mountPath"]: mount for mount in container["volumeMounts"]}
 
-    assert plain["DATA_DIR"] in mounts, (
-        f"DATA_DIR {plain['DATA_DIR']} is not mounted (the root filesystem is read-only)"
-    )
-    mount = mounts[plain["DATA_DIR"]]
-    volume = next(v for v in pod["volumes"] if v["name"] == mount["name"])
-    assert "emptyDir" in volume and not mount.get("readOnly", False)
+        assert plain["DATA_DIR"] in mounts, (
+            f"DATA_DIR {plain['DATA_DIR']} is not mounted (the root filesystem is read-only)"
+        )
+        mount = mounts[plain["DATA_DIR"]]
+        volume = next(v for v in pod["volumes"] if v["name"] == mount["name"])
+        assert "emptyDir" in volume and not mount.get("readOnly", False)
 
 
 def test_kafka_ca_file_is_mounted_wherever_it_is_configured(render_name, manifests):
@@ -87,8 +99,7 @@ def test_kafka_ca_file_is_mounted_wherever_it_is_configured(render_name, manifes
 
 def test_network_policy_lets_workers_reach_the_configured_kafka_port(render_name, manifests):
     documents = manifests.render(render_name)
-    container = manifests.the_one(documents, "Deployment", "worker")["spec"]["template"]["spec"]["containers"][0]
-    plain, _ = _env_of(container, documents)
+    plain, _ = _env_of(manifests.worker_container(next(iter(manifests.workers(documents).values()))), documents)
     policy = manifests.the_one(documents, "NetworkPolicy")
     allowed = {port["port"] for rule in policy["spec"]["egress"] for port in rule.get("ports", [])}
     for server in plain["KAFKA_BROKER_URL"].removeprefix("kafka://").split(";"):

@@ -63,6 +63,9 @@ def test_values_files_satisfy_the_values_schema(values_name, manifests, tools):
         ({"secrets": {"existingSecret": "", "values": {"DATABASE_URL": "", "JWT_SECRET": ""}}}, "no secrets at all"),
         ({"image": {"pullPolicy": "Sometimes"}}, "not a pull policy"),
         ({"replicas": 3}, "a misspelt top-level key"),
+        ({"workers": {"web": {"autoscaling": {"targetRequestsPerSecond": "fast"}}}}, "a target is a number"),
+        ({"workers": {"queue": {"enabled": True}}}, "not a role"),
+        ({"config": {"WORKER_ROLE": "api"}}, "not a role"),
     ],
 )
 def test_values_schema_rejects_broken_values(override, reason, manifests, tools):
@@ -98,35 +101,62 @@ def test_every_object_carries_the_release_labels_and_selectors_agree(values_name
         ):
             assert key in labels, f"{doc['kind']}/{doc['metadata']['name']} lacks label {key}"
 
-    deployment = manifests.the_one(documents, "Deployment", "worker")
-    selector = deployment["spec"]["selector"]["matchLabels"]
-    assert selector.items() <= deployment["spec"]["template"]["metadata"]["labels"].items()
-    assert manifests.the_one(documents, "Service", "worker")["spec"]["selector"] == selector
-    for pdb in manifests.find(documents, "PodDisruptionBudget"):
-        assert pdb["spec"]["selector"]["matchLabels"] == selector
-    for monitor in manifests.find(documents, "PodMonitor"):
-        assert monitor["spec"]["selector"]["matchLabels"] == selector
+    roles = manifests.workers(documents)
+    api_role = "web" if "web" in roles else "all"
+    pdbs = manifests.find(documents, "PodDisruptionBudget")
+    for role, deployment in roles.items():
+        selector = deployment["spec"]["selector"]["matchLabels"]
+        pod_labels = deployment["spec"]["template"]["metadata"]["labels"]
+        assert selector.items() <= pod_labels.items()
+        assert (manifests.api_service(documents)["spec"]["selector"] == selector) == (role == api_role), role
+        assert [pdb["spec"]["selector"]["matchLabels"] for pdb in pdbs if pdb["spec"]["selector"]["matchLabels"]
+                .items() <= pod_labels.items()] in ([selector], []), role
+        for monitor in manifests.find(documents, "PodMonitor"):
+            monitor_selector = monitor["spec"]["selector"]
+            assert monitor_selector["matchLabels"].items() <= pod_labels.items()
+            assert all(pod_labels[e["key"]] in e["values"] for e in monitor_selector.get("matchExpressions", []))
 
 
 def test_worker_probes_health_and_readiness_on_the_http_port(values_name, manifests):
     documents = manifests.render_chart(values_name)
-    container = manifests.the_one(documents, "Deployment", "worker")["spec"]["template"]["spec"]["containers"][0]
-    assert container["livenessProbe"]["httpGet"] == {"path": "/health", "port": "http"}
-    assert container["readinessProbe"]["httpGet"] == {"path": "/ready", "port": "http"}
-    assert container["args"] == ["worker", "-l", "info"]
+    for role, deployment in manifests.workers(documents).items():
+        container = manifests.worker_container(deployment)
+        assert container["livenessProbe"]["httpGet"] == {"path": "/health", "port": "http"}
+        assert container["readinessProbe"]["httpGet"] == {"path": "/ready", "port": "http"}
+        assert container["args"] == ["worker", "-l", "info", "--role", role]
+
+
+def test_default_values_run_web_and_stream_each_scaled_on_its_own_metrics(manifests):
+    documents = manifests.render_chart("default")
+    roles = manifests.workers(documents)
+    assert set(roles) == {"web", "stream"}
+    assert {d["metadata"]["name"] for d in roles.values()} == {"test-release-taskstream-web",
+                                                              "test-release-taskstream-stream"}
+    hpas = {h["spec"]["scaleTargetRef"]["name"]: h["spec"] for h in manifests.find(documents, "HorizontalPodAutoscaler")}
+    web, stream = hpas[roles["web"]["metadata"]["name"]], hpas[roles["stream"]["metadata"]["name"]]
+    assert {m["type"] for m in web["metrics"]} == {"Resource", "Pods"}
+    assert {m["type"] for m in stream["metrics"]} == {"Resource", "External"}
+    (lag,) = [m["external"] for m in stream["metrics"] if m["type"] == "External"]
+    assert lag["metric"]["name"] == "taskstream_consumer_lag"
+    assert stream["maxReplicas"] <= int(manifests.app_config(documents)["TOPIC_PARTITIONS"])
+    # A null target leaves the metric out (no prometheus-adapter): the HPA scales on CPU alone.
+    cpu_only = manifests.render_chart("default", {"workers": {"web": {"autoscaling": {"targetRequestsPerSecond": None}},
+                                                             "stream": {"autoscaling": {"targetConsumerLagPerPod": None}}}})
+    assert {m["type"] for h in manifests.find(cpu_only, "HorizontalPodAutoscaler") for m in h["spec"]["metrics"]} == {
+        "Resource"}
 
 
 def test_config_change_rolls_the_workers(manifests):
     def checksum(overrides):
         documents = manifests.render_chart("default", overrides)
-        return manifests.the_one(documents, "Deployment", "worker")["spec"]["template"]["metadata"]["annotations"][
+        return manifests.workers(documents)["web"]["spec"]["template"]["metadata"]["annotations"][
             "checksum/config"
         ]
 
     baseline = checksum(None)
     assert re.fullmatch(r"[0-9a-f]{64}", baseline)
     assert checksum({"config": {"LOG_LEVEL": "debug"}}) != baseline
-    assert checksum({"autoscaling": {"maxReplicas": 3}}) == baseline
+    assert checksum({"workers": {"web": {"autoscaling": {"maxReplicas": 3}}}}) == baseline
 
 
 def test_migration_runs_as_a_pre_install_and_pre_upgrade_hook(values_name, manifests):
@@ -137,8 +167,8 @@ def test_migration_runs_as_a_pre_install_and_pre_upgrade_hook(values_name, manif
     assert "hook-succeeded" not in annotations["helm.sh/hook-delete-policy"], "kept for its logs and deploy verify"
     container = job["spec"]["template"]["spec"]["containers"][0]
     assert container["args"] == ["migrate"]
-    worker = manifests.the_one(documents, "Deployment", "worker")["spec"]["template"]["spec"]["containers"][0]
-    assert container["image"] == worker["image"]
+    for worker in manifests.workers(documents).values():
+        assert container["image"] == manifests.worker_container(worker)["image"]
     # A pre-install hook runs before the release's own objects exist.
     assert "serviceAccountName" not in job["spec"]["template"]["spec"]
     assert "envFrom" not in container
@@ -156,7 +186,7 @@ def test_helm_test_pod_checks_ready_through_the_service(values_name, manifests):
     documents = manifests.render_chart(values_name)
     (pod,) = manifests.find(documents, "Pod")
     assert pod["metadata"]["annotations"]["helm.sh/hook"] == "test"
-    service = manifests.the_one(documents, "Service", "worker")
+    service = manifests.api_service(documents)
     env = {e["name"]: e["value"] for e in pod["spec"]["containers"][0]["env"]}
     assert env["READY_URL"] == f"http://{service['metadata']['name']}:{service['spec']['ports'][0]['port']}/ready"
     assert "urllib.request.urlopen(url" in pod["spec"]["containers"][0]["args"][0]
@@ -180,13 +210,19 @@ def test_notes_tell_the_operator_how_to_verify_and_reach_the_release(values_name
 def test_production_values_scale_serve_tls_and_use_managed_services(manifests):
     documents = manifests.render_chart("production")
     config = manifests.app_config(documents)
-    hpa = manifests.the_one(documents, "HorizontalPodAutoscaler")
-    pdb = manifests.the_one(documents, "PodDisruptionBudget")
     ingress = manifests.the_one(documents, "Ingress")
     issuer = manifests.the_one(documents, "ClusterIssuer")
 
-    assert 3 <= hpa["spec"]["minReplicas"] < hpa["spec"]["maxReplicas"] <= int(config["TOPIC_PARTITIONS"])
-    assert 1 <= pdb["spec"]["minAvailable"] < hpa["spec"]["minReplicas"]
+    roles = manifests.workers(documents)
+    assert set(roles) == {"web", "stream"}
+    for role, deployment in roles.items():
+        hpa = manifests.the_one(documents, "HorizontalPodAutoscaler", role)
+        pdb = manifests.the_one(documents, "PodDisruptionBudget", role)
+        assert hpa["spec"]["scaleTargetRef"]["name"] == deployment["metadata"]["name"]
+        assert 3 <= hpa["spec"]["minReplicas"] < hpa["spec"]["maxReplicas"]
+        if role == "stream":
+            assert hpa["spec"]["maxReplicas"] <= int(config["TOPIC_PARTITIONS"])
+        assert 1 <= pdb["spec"]["minAvailable"] < hpa["spec"]["minReplicas"]
     assert ingress["metadata"]["annotations"]["cert-manager.io/cluster-issuer"] == issuer["metadata"]["name"]
     assert ingress["spec"]["tls"][0]["hosts"] == [ingress["spec"]["rules"][0]["host"]]
     assert config["KAFKA_SECURITY_PROTOCOL"] == "SASL_SSL" and config["KAFKA_SASL_USERNAME"]
@@ -196,8 +232,11 @@ def test_production_values_scale_serve_tls_and_use_managed_services(manifests):
 def test_minikube_values_use_the_dev_infrastructure(manifests):
     documents = manifests.render_chart("minikube")
     (secret,) = manifests.find(documents, "Secret")
-    worker = manifests.the_one(documents, "Deployment", "worker")
-    service = manifests.the_one(documents, "Service", "worker")
+    roles = manifests.workers(documents)
+    assert set(roles) == {"all"}, "minikube runs one worker of role all"
+    worker = roles["all"]
+    service = manifests.api_service(documents)
+    assert service["spec"]["selector"].items() <= worker["spec"]["template"]["metadata"]["labels"].items()
     assert worker["spec"]["replicas"] == 1 and not manifests.find(documents, "HorizontalPodAutoscaler")
     assert worker["spec"]["template"]["spec"]["containers"][0]["image"] == "taskstream:dev"
     assert service["spec"]["ports"][0]["nodePort"] == 30066

@@ -28,25 +28,65 @@ def test_kustomizations_use_labels_and_patches_not_deprecated_fields(kustomizati
 
 def test_workers_start_only_after_the_schema_is_migrated(app_kustomization, manifests):
     documents = manifests.kustomize_build(app_kustomization)
-    pod = manifests.the_one(documents, "Deployment", "worker")["spec"]["template"]["spec"]
-    worker = next(c for c in pod["containers"] if c["name"] == "worker")
-    init = pod.get("initContainers", [])
-    assert [c["args"] for c in init] == [["migrate"]], "the worker pod must run `taskstream migrate` first"
-    assert init[0]["image"] == worker["image"], "the migration must run the same image as the worker"
-
     job = manifests.the_one(documents, "Job", "migration")
     assert job["spec"]["template"]["spec"]["containers"][0]["args"] == ["migrate"]
-    assert job["spec"]["template"]["spec"]["containers"][0]["image"] == worker["image"]
+    for role, deployment in manifests.workers(documents).items():
+        pod = deployment["spec"]["template"]["spec"]
+        worker = manifests.worker_container(deployment)
+        init = pod.get("initContainers", [])
+        assert [c["args"] for c in init] == [["migrate"]], f"the {role} worker pod must run `taskstream migrate` first"
+        assert init[0]["image"] == worker["image"], "the migration must run the same image as the worker"
+        assert job["spec"]["template"]["spec"]["containers"][0]["image"] == worker["image"]
 
 
 def test_worker_probes_health_and_readiness_on_the_http_port(app_kustomization, manifests):
     documents = manifests.kustomize_build(app_kustomization)
-    container = manifests.the_one(documents, "Deployment", "worker")["spec"]["template"]["spec"]["containers"][0]
-    assert container["livenessProbe"]["httpGet"] == {"path": "/health", "port": "http"}
-    assert container["readinessProbe"]["httpGet"] == {"path": "/ready", "port": "http"}
-    assert {"name": "http", "containerPort": 6066, "protocol": "TCP"} in container["ports"]
-    service = manifests.the_one(documents, "Service", "worker")
+    for deployment in manifests.workers(documents).values():
+        container = manifests.worker_container(deployment)
+        assert container["livenessProbe"]["httpGet"] == {"path": "/health", "port": "http"}
+        assert container["readinessProbe"]["httpGet"] == {"path": "/ready", "port": "http"}
+        assert {"name": "http", "containerPort": 6066, "protocol": "TCP"} in container["ports"]
+    service = manifests.api_service(documents)
     assert service["spec"]["ports"][0]["targetPort"] == "http"
+
+
+def test_the_service_sends_http_to_the_workers_that_serve_the_api(app_kustomization, manifests):
+    """Web workers (or the one worker of role all); a stream worker answers only its probes and metrics."""
+    documents = manifests.kustomize_build(app_kustomization)
+    roles = manifests.workers(documents)
+    selector = manifests.api_service(documents)["spec"]["selector"].items()
+    for role, deployment in roles.items():
+        labels = deployment["spec"]["template"]["metadata"]["labels"].items()
+        assert (selector <= labels) == (role in ("web", "all")), f"{app_kustomization}: Service vs {role} pods"
+    ingress = manifests.find(documents, "Ingress")
+    for doc in ingress:
+        backends = {path["backend"]["service"]["name"] for rule in doc["spec"]["rules"] for path in rule["http"]["paths"]}
+        assert backends == {manifests.api_service(documents)["metadata"]["name"]}
+
+
+def test_each_role_scales_on_its_own_metrics(manifests):
+    """web on CPU and requests per second, stream on consumer lag (and CPU), never past the partitions."""
+    for name in ("base", "production"):
+        documents = manifests.kustomize_build(name)
+        roles = manifests.workers(documents)
+        assert set(roles) == {"web", "stream"}
+        hpas = {hpa["spec"]["scaleTargetRef"]["name"]: hpa for hpa in manifests.find(documents, "HorizontalPodAutoscaler")}
+        assert set(hpas) == {deployment["metadata"]["name"] for deployment in roles.values()}, name
+        web, stream = (hpas[roles[role]["metadata"]["name"]]["spec"] for role in ("web", "stream"))
+
+        def metrics(spec):
+            return {(m["type"], m[m["type"].lower()]["metric"]["name"] if m["type"] != "Resource"
+                     else m["resource"]["name"]) for m in spec["metrics"]}
+
+        assert metrics(web) == {("Resource", "cpu"), ("Pods", "taskstream_http_requests_per_second")}
+        assert metrics(stream) == {("External", "taskstream_consumer_lag"), ("Resource", "cpu")}
+        partitions = int(_config(documents, manifests)["TOPIC_PARTITIONS"])
+        assert stream["maxReplicas"] <= partitions, f"{name}: stream workers beyond {partitions} partitions idle"
+        pdbs = manifests.find(documents, "PodDisruptionBudget")
+        for role, deployment in roles.items():
+            pod_labels = deployment["spec"]["template"]["metadata"]["labels"].items()
+            covering = [p for p in pdbs if p["spec"]["selector"]["matchLabels"].items() <= pod_labels]
+            assert len(covering) == 1, f"{name}: the {role} pods need exactly one PodDisruptionBudget"
 
 
 def test_production_never_overwrites_the_real_secrets(manifests):
@@ -76,17 +116,22 @@ def test_production_talks_to_managed_kafka_over_sasl_ssl(manifests):
 
 def test_production_scales_within_hpa_bounds_and_keeps_workers_during_disruptions(manifests):
     documents = manifests.kustomize_build("production")
-    deployment = manifests.the_one(documents, "Deployment", "worker")
-    hpa = manifests.the_one(documents, "HorizontalPodAutoscaler")
-    pdb = manifests.the_one(documents, "PodDisruptionBudget")
     partitions = int(_config(documents, manifests)["TOPIC_PARTITIONS"])
+    for role, deployment in manifests.workers(documents).items():
+        name = deployment["metadata"]["name"]
+        (hpa,) = [h for h in manifests.find(documents, "HorizontalPodAutoscaler")
+                  if h["spec"]["scaleTargetRef"]["name"] == name]
+        pod_labels = deployment["spec"]["template"]["metadata"]["labels"].items()
+        (pdb,) = [p for p in manifests.find(documents, "PodDisruptionBudget")
+                  if p["spec"]["selector"]["matchLabels"].items() <= pod_labels]
 
-    assert hpa["spec"]["scaleTargetRef"]["name"] == deployment["metadata"]["name"]
-    assert 2 <= hpa["spec"]["minReplicas"] == deployment["spec"]["replicas"]
-    assert hpa["spec"]["minReplicas"] < hpa["spec"]["maxReplicas"] <= partitions
-    assert 1 <= pdb["spec"]["minAvailable"] < hpa["spec"]["minReplicas"]
-    resources = deployment["spec"]["template"]["spec"]["containers"][0]["resources"]
-    assert resources["requests"]["cpu"] and resources["requests"]["memory"] and resources["limits"]["memory"]
+        assert 2 <= hpa["spec"]["minReplicas"] == deployment["spec"]["replicas"], role
+        assert hpa["spec"]["minReplicas"] < hpa["spec"]["maxReplicas"], role
+        if role == "stream":
+            assert hpa["spec"]["maxReplicas"] <= partitions
+        assert 1 <= pdb["spec"]["minAvailable"] < hpa["spec"]["minReplicas"], role
+        resources = manifests.worker_container(deployment)["resources"]
+        assert resources["requests"]["cpu"] and resources["requests"]["memory"] and resources["limits"]["memory"]
 
 
 def test_production_ingress_serves_tls_from_the_included_lets_encrypt_issuer(manifests):
@@ -111,13 +156,20 @@ def test_podmonitor_scrapes_metrics_from_the_http_port(manifests):
         monitor = manifests.the_one(documents, "PodMonitor")
         assert monitor["apiVersion"] == "monitoring.coreos.com/v1"
         assert monitor["spec"]["podMetricsEndpoints"] == [{"port": "http", "path": "/metrics", "interval": "30s"}]
-        pod_labels = manifests.the_one(documents, "Deployment", "worker")["spec"]["template"]["metadata"]["labels"]
-        assert monitor["spec"]["selector"]["matchLabels"].items() <= pod_labels.items()
+        selector = monitor["spec"]["selector"]
+        for role, deployment in manifests.workers(documents).items():
+            pod_labels = deployment["spec"]["template"]["metadata"]["labels"]
+            assert selector["matchLabels"].items() <= pod_labels.items(), role
+            for expression in selector.get("matchExpressions", []):
+                assert expression["operator"] == "In" and pod_labels[expression["key"]] in expression["values"], role
 
 
 def test_minikube_runs_one_small_worker_reachable_from_the_host(manifests):
     documents = manifests.kustomize_build("minikube")
-    deployment = manifests.the_one(documents, "Deployment", "worker")
+    roles = manifests.workers(documents)
+    assert set(roles) == {"all"}, "minikube runs one worker of role all"
+    deployment = roles["all"]
+    assert deployment["metadata"]["name"] == "taskstream", "scripts/setup-minikube.sh waits for deployment/taskstream"
     assert deployment["spec"]["replicas"] == 1
     assert not manifests.find(documents, "HorizontalPodAutoscaler"), "one replica: nothing to autoscale"
     assert not manifests.find(documents, "PodMonitor"), "minikube has no Prometheus Operator CRDs by default"
@@ -125,7 +177,7 @@ def test_minikube_runs_one_small_worker_reachable_from_the_host(manifests):
     assert container["image"] == "taskstream:dev" and container["imagePullPolicy"] == "Never"
     assert container["resources"]["limits"]["memory"] in ("256Mi", "512Mi")
 
-    service = manifests.the_one(documents, "Service", "worker")
+    service = manifests.api_service(documents)
     assert service["spec"]["type"] == "NodePort"
     assert service["spec"]["ports"][0]["nodePort"] == 30066
     assert "30066" in (manifests.repo_root / "scripts" / "setup-minikube.sh").read_text()

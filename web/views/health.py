@@ -21,11 +21,13 @@ class Health(ApiView):
 
 @app.page("/ready")
 class Ready(ApiView):
-    """200 once the worker has joined its consumer group and PostgreSQL answers; 503 otherwise."""
+    """200 once the parts of this worker's role run and PostgreSQL answers; 503 otherwise. `kafka` is the
+    consumer group joined (agents and tables) and the relay and gateway started, as far as the role
+    has them (streams/roles.py)."""
 
     async def get(self, request: web.Request) -> web.Response:
         checks: dict[str, str] = {}
-        checks["kafka"] = "ok" if self.app.group_joined.is_set() else "joining consumer group"
+        checks["kafka"] = self.app.kafka_status()
         try:
             await asyncio.wait_for(self.app.database.ping(), DB_PING_TIMEOUT)
             checks["database"] = "ok"

@@ -12,12 +12,13 @@ from aiohttp import WSMsgType, web
 from db import events as queries
 from db.serialize import iso
 from streams import metrics
-from streams.app import app
+from streams.app import TaskstreamApp, app
 from streams.events import client_update
+from streams.topics import TASK_UPDATES
 
 from ..auth import bearer_token, refused_after, verify_token
 from ..errors import unauthorized
-from ..gateway import Subscriber
+from ..gateway import Gateway, Subscriber
 from ..validation import fields as v
 from .base import ApiView
 
@@ -71,6 +72,14 @@ def reply(text: str, seq: int) -> dict:
     if kind is None:
         return bad_message('the message has no "type"')
     return bad_message(f"unknown message type {str(kind)[:40]!r}")
+
+
+def gateway(app: TaskstreamApp) -> Gateway:
+    return Gateway(TASK_UPDATES, loop=app.loop, beacon=app.beacon)
+
+
+# Here, with the sockets it feeds: a worker that serves no WebSockets (the stream role) runs no gateway.
+app.provide("gateway", gateway)
 
 
 @app.page("/ws")

@@ -126,3 +126,43 @@ capabilities:
   mountPath: {{ .Values.kafkaCa.mountPath }}
   readOnly: true
 {{- end }}
+
+{{/*
+Worker roles (docs/deploy.md, "Roles and scaling"), in the order their objects
+are rendered. Each enabled one under .Values.workers is its own Deployment.
+*/}}
+{{- define "taskstream.workerRoles" -}}
+web stream all
+{{- end }}
+
+{{/* A worker Deployment's name: <fullname>-web, <fullname>-stream, <fullname> for role all. Takes (list $ role). */}}
+{{- define "taskstream.workerName" -}}
+{{- $root := index . 0 }}
+{{- $role := index . 1 }}
+{{- if eq $role "all" }}
+{{- include "taskstream.fullname" $root }}
+{{- else }}
+{{- printf "%s-%s" (include "taskstream.fullname" $root | trunc 56 | trimSuffix "-") $role }}
+{{- end }}
+{{- end }}
+
+{{/* The app.kubernetes.io/component of a role's pods: web, stream, and worker for role all. */}}
+{{- define "taskstream.workerComponent" -}}
+{{- if eq . "all" }}worker{{ else }}{{ . }}{{ end }}
+{{- end }}
+
+{{/* The component the Service routes to: the web workers, or the all-in-one ones without them. */}}
+{{- define "taskstream.apiComponent" -}}
+{{- if .Values.workers.web.enabled }}web{{ else }}worker{{ end }}
+{{- end }}
+
+{{/* Refuse worker layouts that cannot work. */}}
+{{- define "taskstream.checkWorkers" -}}
+{{- $w := .Values.workers }}
+{{- if not (or $w.web.enabled $w.all.enabled) }}
+{{- fail "workers: enable web (or all): otherwise nothing serves the API" }}
+{{- end }}
+{{- if not (or $w.stream.enabled $w.all.enabled) }}
+{{- fail "workers: enable stream (or all): otherwise nothing runs the agents (no live updates, reminders or recurrences)" }}
+{{- end }}
+{{- end }}
