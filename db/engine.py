@@ -185,8 +185,10 @@ class Database:
             pool_options["pool_timeout"] = connect_timeout_ms / 1000
         self.engine: AsyncEngine = create_async_engine(
             url,
+            # No overflow: the task routes' raw pool (pool()) holds the other pool_size connections, so a
+            # worker still opens at most 2 x pool_size, as it did when the ORM alone overflowed to that.
             pool_size=pool_size,
-            max_overflow=pool_size,
+            max_overflow=0,
             echo=echo,
             json_serializer=lambda obj: json.dumps(obj, separators=(",", ":")),
             connect_args=connect_args,

@@ -19,7 +19,7 @@ CONNECT_TIMEOUT_MS = 500
 
 @pytest.fixture(scope="module")
 def slow_db_worker(postgres, broker, tmp_path_factory):
-    """A worker with short database limits and a small pool (2 connections plus 2 overflow)."""
+    """A worker with short database limits and small pools (2 connections for the ORM, 2 for the task routes)."""
     worker = Worker(database_url=postgres, broker_url=broker.url, data_dir=tmp_path_factory.mktemp("timeouts"),
                     extra_env={"DATABASE_STATEMENT_TIMEOUT_MS": str(STATEMENT_TIMEOUT_MS),
                                "DATABASE_CONNECT_TIMEOUT_MS": str(CONNECT_TIMEOUT_MS),
