@@ -167,7 +167,7 @@ def few_matches_sql(user_id: str, spec: ListSpec, now: datetime) -> tuple[str, l
     p = Params(user_id)
     where = [*conditions(spec, now, p), search_condition(spec.search or "", p, fuzzy=False)]
     return (f"SELECT count(*) < {FUZZY_BELOW} FROM (SELECT 1 FROM tasks WHERE {' AND '.join(where)} "
-            f"LIMIT {FUZZY_BELOW}) AS found"), p.args
+            f"ORDER BY tasks.created_at DESC LIMIT {FUZZY_BELOW}) AS found"), p.args
 
 
 def relevance(text: str, p: Params, *, fuzzy: bool = False) -> str:
@@ -318,7 +318,10 @@ def _count(spec: ListSpec, where: list[str]) -> str:
     if unfiltered(spec):
         column = {None: "total", True: "completed", False: "total - completed"}[spec.completed]
         return f"coalesce((SELECT {column} FROM user_task_counts WHERE user_id = $1), 0)"
-    return f"(SELECT count(*) FROM (SELECT 1 FROM tasks WHERE {' AND '.join(where)} LIMIT {COUNT_CAP + 1}) AS capped)"
+    # Ordered, so the planner may walk the user's (user_id, created_at) index and stop at the cap, rather
+    # than intersect the whole of a GIN index's posting lists for a common word or tag (23 ms at 1M rows).
+    return (f"(SELECT count(*) FROM (SELECT 1 FROM tasks WHERE {' AND '.join(where)} "
+            f"ORDER BY tasks.created_at DESC LIMIT {COUNT_CAP + 1}) AS capped)")
 
 
 def _cursor_column(spec: ListSpec, key: str) -> str:

@@ -427,8 +427,12 @@ async def cursor_page_path(base: str, token: str, pages: int = 200, limit: int =
 # The worker's SQL, for pgbench and EXPLAIN ------------------------------------------------------
 
 
-def scenario_sql(scenario: Scenario, user_id: str, now: datetime, task_id: str | None) -> tuple[str, list[Any], str]:
+def scenario_sql(scenario: Scenario, user_id: str, now: datetime, task_id: str | None,
+                 ask: Any = None) -> tuple[str, list[Any], str]:
     """(SQL with $n placeholders, its arguments, where it came from) of the statement a read scenario runs.
+
+    `ask(sql) -> str` runs a query on the benchmark's database: a search with loose words first asks, as
+    the worker does (db.listing.few_matches_sql), whether full text finds too little and typo tolerance joins.
 
     Uses db.listing.list_sql / GET_SQL where they exist (the raw asyncpg path), else today's SQLAlchemy
     statements (the page query of db.listing.list_query; get_task's select) compiled for asyncpg.
@@ -449,8 +453,12 @@ def scenario_sql(scenario: Scenario, user_id: str, now: datetime, task_id: str |
 
     spec = parse_list(dict(parse_qsl(urlsplit(scenario.path).query, keep_blank_values=True)))
     if hasattr(listing, "list_sql"):
-        sql, arguments = listing.list_sql(user_id, spec, now)
-        return sql, list(arguments), "db.listing.list_sql"
+        fuzzy = False
+        if ask is not None and hasattr(listing, "few_matches_sql") and listing.needs_fuzzy(spec):
+            probe, probe_arguments = listing.few_matches_sql(user_id, spec, now)
+            fuzzy = ask(with_literals(probe, probe_arguments)).strip() == "t"
+        sql, arguments = listing.list_sql(user_id, spec, now, fuzzy=fuzzy)
+        return sql, list(arguments), "db.listing.list_sql" + (" (typo-tolerant)" if fuzzy else "")
     page, _count = listing.list_query(user_id, spec, now)
     return *bound_sql(page), "db.listing.list_query (page statement), compiled by SQLAlchemy"
 
@@ -842,7 +850,8 @@ def run_dataset(dataset: str, data_dir: Path, chosen: list[Scenario], args: argp
             if not scenario.read or scenario.path is None:
                 continue
             try:
-                sql, arguments, source = scenario_sql(scenario, HEAVY_USER, sql_now, task_id)
+                sql, arguments, source = scenario_sql(scenario, HEAVY_USER, sql_now, task_id,
+                                                      ask=lambda query: pg.psql("taskstream", query))
             except Exception as exc:  # a parameter the API rejects, or a query builder with another signature
                 notes.append(f"{scenario.name}: no SQL: {type(exc).__name__}: {exc}")
                 continue
