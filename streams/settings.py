@@ -42,6 +42,7 @@ CONFIG_KEYS: tuple[str, ...] = (
     "CORS_ORIGINS",
     "JWT_JWKS_URL",
     "WEBHOOK_ALLOW_PRIVATE",
+    "MAX_IN_FLIGHT",
 )
 
 #: Keys whose values are secrets: never logged, never echoed in errors.
@@ -94,6 +95,10 @@ class RateLimits:
 #: together, so a single person never hits the address limit before their own.
 DEFAULT_RATE_LIMITS = RateLimits(writes=RateLimit(10, 100), reads=RateLimit(50, 300), address=RateLimit(60, 400))
 
+#: Enough for a worker's database pool to stay busy with a queue behind it, few enough that a worker past
+#: its capacity answers 503 at once instead of making every client wait out its timeout.
+DEFAULT_MAX_IN_FLIGHT = 256
+
 IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
@@ -136,6 +141,9 @@ class Settings:
     jwt_jwks_url: str | None = None
     #: Webhooks may target loopback, private and link-local addresses (local development only).
     webhook_allow_private: bool = False
+    #: HTTP requests one worker serves at once; past it a request is answered 503 at once (0: no cap).
+    #: The probes, /metrics and WebSockets are not counted.
+    max_in_flight: int = DEFAULT_MAX_IN_FLIGHT
 
     @property
     def embedded_broker(self) -> bool:
@@ -362,6 +370,7 @@ def from_env(env: Mapping[str, str] | None = None) -> Settings:
         cors_origins=_cors_origins(env),
         jwt_jwks_url=_jwks_url(env),
         webhook_allow_private=_flag(env, "WEBHOOK_ALLOW_PRIVATE", False),
+        max_in_flight=_int(env, "MAX_IN_FLIGHT", DEFAULT_MAX_IN_FLIGHT, minimum=0, maximum=1_000_000),
     )
 
 
