@@ -4,9 +4,9 @@ CORS, authentication, security headers and the mapping of every failure to JSON.
 from __future__ import annotations
 
 import logging
+import os
 import re
 import time
-import uuid
 from typing import Awaitable, Callable
 
 from aiohttp import web
@@ -40,6 +40,8 @@ UNCAPPED_PATHS = ratelimit.EXEMPT_PATHS | {"/metrics", "/ws"}
 #: Labelled metric children kept per (route, method, status); beyond this many (methods are the client's
 #: to choose), labels are looked up on each request instead of growing the cache.
 SERIES_CACHE_SIZE = 2048
+#: Client addresses (bucket keys) kept per peer and X-Forwarded-For; emptied when full.
+ADDRESS_CACHE_SIZE = 4096
 
 # aiohttp's own HTTP errors (no route, wrong method, body too large) in our JSON shape.
 _HTTP_ERRORS = {
@@ -61,7 +63,7 @@ def route_template(request: web.Request) -> str:
 def _request_id(request: web.Request) -> str:
     """The client's X-Request-ID when it is plain enough to log and echo, else a new one; set for the logs."""
     incoming = request.headers.get("X-Request-ID")
-    request_id = incoming if incoming and REQUEST_ID.match(incoming) else uuid.uuid4().hex
+    request_id = incoming if incoming and REQUEST_ID.match(incoming) else os.urandom(16).hex()
     request[REQUEST_ID_KEY] = request_id
     request_id_var.set(request_id)
     user_id_var.set(None)
@@ -142,6 +144,8 @@ class RequestPass:
         self.in_flight = 0
         # (resource, method, status) -> (requests counter, latency histogram, route template).
         self._series: dict[tuple[object, str, int], tuple[Counter, Histogram, str]] = {}
+        # (peer, X-Forwarded-For values) -> bucket key; parsing addresses costs more than the rest of a check.
+        self._addresses: dict[object, str] = {}
 
     def overloaded(self) -> ApiError:
         metrics.HTTP_SHED.inc()
@@ -169,9 +173,7 @@ class RequestPass:
                     counted = True
                 limiter = self.limiter
                 if limiter is not None and path not in ratelimit.EXEMPT_PATHS:
-                    address = ratelimit.client_address(request.remote, headers.getall("X-Forwarded-For", ()),
-                                                       self.trusted_proxies)
-                    await limiter.check_address(address, decisions)
+                    await limiter.check_address(self._client_address(request), decisions)
                 if request.method == "OPTIONS" and Cors.is_preflight(request):
                     response = self.cors.preflight(request)
                 else:
@@ -209,6 +211,20 @@ class RequestPass:
             return response
         finally:
             self._observe(request, status, time.perf_counter() - started)
+
+    def _client_address(self, request: web.Request) -> str:
+        """The bucket key of the request's client (ratelimit.client_address), from the cache when seen before."""
+        peer = request.remote
+        # Without trusted proxies X-Forwarded-For is never believed: the peer alone decides.
+        forwarded = tuple(request.headers.getall("X-Forwarded-For", ())) if self.trusted_proxies else ()
+        key = (peer, forwarded) if forwarded else peer
+        address = self._addresses.get(key)
+        if address is None:
+            address = ratelimit.client_address(peer, forwarded, self.trusted_proxies)
+            if len(self._addresses) >= ADDRESS_CACHE_SIZE:
+                self._addresses.clear()
+            self._addresses[key] = address
+        return address
 
     def _observe(self, request: web.Request, status: int, elapsed: float) -> None:
         """Count and time the request by route template, method and status; the access log line."""
