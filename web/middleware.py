@@ -130,7 +130,8 @@ class RequestPass:
     id, security headers, CORS headers and the RateLimit headers of the buckets checked; last, the request
     is counted, timed and access-logged by route template, method and status.
 
-    Built once per application; a request allocates only its list of rate-limit decisions."""
+    Built once per application (no closures or copies per request); a shed request costs no token of its
+    client's buckets."""
 
     __middleware_version__ = 1  # what @web.middleware marks: a new-style middleware
 
