@@ -31,8 +31,9 @@ async def slow_upload(capped_worker) -> AsyncIterator[tuple[asyncio.StreamReader
     """POST /api/tasks with the headers and half the body sent: its handler waits for the rest."""
     url = urlsplit(capped_worker.url)
     reader, writer = await asyncio.open_connection(url.hostname, url.port)
-    writer.write(f"POST /api/tasks HTTP/1.1\r\nHost: {url.netloc}\r\nAuthorization: Bearer {make_token('slow-uploader')}"
-                 f"\r\nContent-Type: application/json\r\nContent-Length: {len(BODY)}\r\nConnection: close\r\n\r\n"
+    token = make_token("slow-uploader")
+    writer.write(f"POST /api/tasks HTTP/1.1\r\nHost: {url.netloc}\r\nAuthorization: Bearer {token}\r\n"
+                 f"Content-Type: application/json\r\nContent-Length: {len(BODY)}\r\nConnection: close\r\n\r\n"
                  .encode() + BODY[:8])
     await writer.drain()
     yield reader, writer
