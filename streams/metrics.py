@@ -16,6 +16,9 @@ HTTP_LATENCY = Histogram(
     "taskstream_http_request_duration_seconds", "HTTP request latency by route template and method.",
     ["route", "method"], buckets=LATENCY,
 )
+HTTP_SHED = Counter(
+    "taskstream_http_shed_total", "HTTP requests answered 503 at once because the worker had MAX_IN_FLIGHT running.",
+)
 KAFKA_PUBLISHED = Counter(
     "taskstream_kafka_publish_total", "Messages published by the outbox relay, by topic and outcome.",
     ["topic", "outcome"],
@@ -56,9 +59,9 @@ WEBSOCKET_MESSAGES = Counter(
 #: Every metric family the application defines (dashboards and alert rules are checked against it).
 FAMILIES = tuple(
     metric._name for metric in (
-        HTTP_REQUESTS, HTTP_LATENCY, KAFKA_PUBLISHED, KAFKA_PUBLISH_LATENCY, OUTBOX_BACKLOG, OUTBOX_OLDEST_AGE,
-        CONSUMER_LAG, EVENTS_PROCESSED, EVENTS_FAILED, DB_QUERY_LATENCY, DB_POOL, REMINDERS_SENT, REMINDER_LATENESS,
-        OCCURRENCES_CREATED, WEBSOCKET_CONNECTIONS, WEBSOCKET_MESSAGES,
+        HTTP_REQUESTS, HTTP_LATENCY, HTTP_SHED, KAFKA_PUBLISHED, KAFKA_PUBLISH_LATENCY, OUTBOX_BACKLOG,
+        OUTBOX_OLDEST_AGE, CONSUMER_LAG, EVENTS_PROCESSED, EVENTS_FAILED, DB_QUERY_LATENCY, DB_POOL, REMINDERS_SENT,
+        REMINDER_LATENESS, OCCURRENCES_CREATED, WEBSOCKET_CONNECTIONS, WEBSOCKET_MESSAGES,
     )
 )
 

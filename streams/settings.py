@@ -43,6 +43,7 @@ CONFIG_KEYS: tuple[str, ...] = (
     "JWT_JWKS_URL",
     "WEBHOOK_ALLOW_PRIVATE",
     "WORKER_ROLE",
+    "MAX_IN_FLIGHT",
 )
 
 #: Keys whose values are secrets: never logged, never echoed in errors.
@@ -97,6 +98,10 @@ class RateLimits:
 #: together, so a single person never hits the address limit before their own.
 DEFAULT_RATE_LIMITS = RateLimits(writes=RateLimit(10, 100), reads=RateLimit(50, 300), address=RateLimit(60, 400))
 
+#: Enough for a worker's database pool to stay busy with a queue behind it, few enough that a worker past
+#: its capacity answers 503 at once instead of making every client wait out its timeout.
+DEFAULT_MAX_IN_FLIGHT = 256
+
 IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
@@ -141,6 +146,9 @@ class Settings:
     webhook_allow_private: bool = False
     #: all: HTTP, WebSockets and the stream agents in one process; web or stream: one side only.
     worker_role: str = "all"
+    #: HTTP requests one worker serves at once; past it a request is answered 503 at once (0: no cap).
+    #: The probes, /metrics and WebSockets are not counted.
+    max_in_flight: int = DEFAULT_MAX_IN_FLIGHT
 
     @property
     def embedded_broker(self) -> bool:
@@ -368,6 +376,7 @@ def from_env(env: Mapping[str, str] | None = None) -> Settings:
         jwt_jwks_url=_jwks_url(env),
         webhook_allow_private=_flag(env, "WEBHOOK_ALLOW_PRIVATE", False),
         worker_role=_choice(env, "WORKER_ROLE", "all", WORKER_ROLES),
+        max_in_flight=_int(env, "MAX_IN_FLIGHT", DEFAULT_MAX_IN_FLIGHT, minimum=0, maximum=1_000_000),
     )
 
 

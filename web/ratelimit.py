@@ -9,6 +9,7 @@ import math
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Callable, Iterable
 
 from sqlalchemy import exc as sa_exc
@@ -163,11 +164,17 @@ def headers(decisions: list[Decision]) -> dict[str, str]:
         "RateLimit-Limit": str(tightest.limit.burst),
         "RateLimit-Remaining": str(tightest.remaining),
         "RateLimit-Reset": str(tightest.reset),
-        "RateLimit-Policy": ", ".join(f'{d.limit.burst};w={d.limit.window};name="{d.name}"' for d in decisions),
+        "RateLimit-Policy": _policy(tuple((d.name, d.limit) for d in decisions)),
     }
     if not tightest.allowed:
         result["Retry-After"] = str(tightest.retry_after)
     return result
+
+
+@lru_cache(maxsize=64)
+def _policy(limits: tuple[tuple[str, RateLimit], ...]) -> str:
+    """The RateLimit-Policy header for these buckets (the same few combinations on every request)."""
+    return ", ".join(f'{limit.burst};w={limit.window};name="{name}"' for name, limit in limits)
 
 
 _WHAT = {"writes": "writes for this user", "reads": "reads for this user", "address": "requests from this address"}
@@ -189,10 +196,15 @@ class RateLimiter:
 
     def __init__(self, limits: RateLimits, store: Store) -> None:
         self.limits, self.store = limits, store
+        # The memory store answers without waiting: skip its coroutine on every request.
+        self._take_now = store.take_now if isinstance(store, MemoryStore) else None
 
     async def _check(self, name: str, key: str, decisions: list[Decision]) -> None:
         limit: RateLimit = getattr(self.limits, name)
-        tokens, allowed = await self.store.take(key, limit)
+        if self._take_now is not None:
+            tokens, allowed = self._take_now(key, limit)
+        else:
+            tokens, allowed = await self.store.take(key, limit)
         decision = Decision(name, limit, allowed, tokens)
         decisions.append(decision)
         if not allowed:

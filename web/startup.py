@@ -1,4 +1,4 @@
-"""The web server's start-up: puts the middleware chain and the closing of sockets on shutdown onto the app
+"""The web server's start-up: puts the middleware (one pass) and the closing of sockets on shutdown onto the app
 (autodiscovery imports this module with the views, in every role; the WebSocket view provides the gateway)."""
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ async def close_sockets(_web_app: Any = None) -> None:
 
 
 def install(web: Web) -> None:
-    """The middleware chain and the socket closing, on the web driver's aiohttp application (which
+    """The middleware and the socket closing, on the web driver's aiohttp application (which
     freezes them when it starts serving)."""
     web.web_app.middlewares.extend(middlewares(database=lambda: app.database))
     # Runs once the server has stopped listening, before it waits for running handlers: a

@@ -56,7 +56,7 @@ SCHEMAS: dict[str, Schema] = {
                 "type": "string",
                 "description": "A stable machine code: validation_error, unauthorized, not_found, conflict, "
                 "precondition_failed, payload_too_large, method_not_allowed, rate_limited, "
-                "database_unavailable, internal_error.",
+                "database_unavailable, overloaded, internal_error.",
                 "examples": ["validation_error"],
             },
             "message": {"type": "string", "description": "What went wrong and how to fix it, for people."},
@@ -65,7 +65,7 @@ SCHEMAS: dict[str, Schema] = {
                 "description": "Context: `field` for validation errors and conflicts (plus `position`, the "
                 "0-based index of the offending character, for a `filter` syntax error), `id` for not_found, "
                 "`current_version` and `expected_version` for precondition_failed, `limit` and `retry_after` "
-                "for rate_limited, `reason` for database_unavailable.",
+                "for rate_limited, `reason` for database_unavailable, `max_in_flight` for overloaded.",
             },
         },
         required=("error", "message", "details"),
@@ -99,8 +99,9 @@ ERRORS: dict[int, tuple[str, str, dict[str, str]]] = {
     503: (
         "ServiceUnavailable",
         "`database_unavailable`: PostgreSQL is not reachable or too slow (`details.reason` says which); retry "
-        "after Retry-After seconds. The broker being down is not an error: writes are accepted and published once "
-        "it is back.",
+        "after Retry-After seconds. `overloaded`: this worker is serving MAX_IN_FLIGHT requests already; nothing "
+        "was done, retry after Retry-After seconds. The broker being down is not an error: writes are accepted and "
+        "published once it is back.",
         {"Retry-After": "RetryAfter"},
     ),
 }

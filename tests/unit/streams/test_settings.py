@@ -18,10 +18,17 @@ def test_defaults_work_with_an_empty_environment():
 @pytest.mark.parametrize("key,value", [
     ("WEB_PORT", "http"), ("WEB_PORT", "70000"), ("TOPIC_PARTITIONS", "0"), ("LOG_LEVEL", "chatty"),
     ("KAFKA_PROFILE", "redpanda-ish"), ("KAFKA_SECURITY_PROTOCOL", "TLS"), ("DATABASE_URL", "mysql://x/y"),
+    ("MAX_IN_FLIGHT", "-1"), ("MAX_IN_FLIGHT", "lots"),
 ])
 def test_a_bad_value_names_its_key(key, value):
     with pytest.raises(ConfigError, match=key):
         from_env({key: value})
+
+
+def test_max_in_flight_defaults_to_a_cap_and_0_turns_it_off():
+    assert from_env({}).max_in_flight == 256
+    assert from_env({"MAX_IN_FLIGHT": "0"}).max_in_flight == 0
+    assert from_env({"MAX_IN_FLIGHT": " 32 "}).max_in_flight == 32
 
 
 def test_sasl_needs_username_and_password():

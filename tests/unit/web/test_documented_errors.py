@@ -1,4 +1,4 @@
-"""The error answers the middleware really gives (429, 503) are the ones the OpenAPI document promises."""
+"""The error answers the middleware really gives (429, 503s) are the ones the OpenAPI document promises."""
 
 from __future__ import annotations
 
@@ -8,10 +8,12 @@ from typing import Any
 import pytest
 from jsonschema import Draft202012Validator
 
-from streams.settings import RateLimit
+from streams.settings import RateLimit, from_env
 from web import ratelimit
 from web.errors import ApiError
+from web.middleware import RequestPass
 from web.openapi import document as openapi_document
+from web.security import Cors
 
 METHODS = ("get", "post", "put", "patch", "delete")
 
@@ -63,3 +65,11 @@ def test_a_database_outage_is_the_documented_503(document):
     assert error_body_conforms(document, json.loads(error.response().body))
     assert "Retry-After" in document["components"]["responses"]["ServiceUnavailable"]["headers"]
     assert "database_unavailable" in document["components"]["schemas"]["Error"]["properties"]["error"]["description"]
+
+
+def test_an_overloaded_worker_answers_the_documented_503(document):
+    response = RequestPass(from_env({"MAX_IN_FLIGHT": "8"}), None, Cors(())).overloaded().response()
+    assert response.status == 503 and response.headers["Retry-After"] == "1"
+    body = json.loads(response.body)
+    assert error_body_conforms(document, body) and body["error"] == "overloaded"
+    assert "overloaded" in document["components"]["schemas"]["Error"]["properties"]["error"]["description"]
