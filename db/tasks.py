@@ -18,10 +18,6 @@ from .listing import (GET_SQL, ListSpec, count_sql, cursor_token, cursor_value, 
                       needs_fuzzy)
 from .serialize import task_snapshot
 
-#: Fields a client may change through the API.
-MUTABLE_FIELDS = ("title", "description", "due_date", "priority", "tags", "completed")
-
-
 @dataclass(slots=True)
 class TaskRow:
     """A task's columns as the API shows them (db.serialize.task_snapshot takes it like a Task)."""

@@ -409,18 +409,24 @@ async def api_docs(self, output: str | None, fmt: str) -> None:
     from web.openapi import document
 
     text = (markdown if fmt == "markdown" else render_html)(document())
-    if output is None:
-        print(text, end="")
-        return
-    try:
-        Path(output).write_text(text, encoding="utf-8")
-    except OSError as exc:
-        raise click.ClickException(f"cannot write {output}: {exc.strerror}") from None
-    self.say(f"wrote the API reference ({fmt}) to {output}")
+    if _write_output(text, output):
+        self.say(f"wrote the API reference ({fmt}) to {output}")
 
 
 #: How often `taskstream import` reports its progress, in tasks.
 PROGRESS_EVERY = 500
+
+
+def _write_output(text: str, output: str | None) -> bool:
+    """`text` to the file `output`, or to stdout without one; whether it went to a file."""
+    if output is None:
+        print(text, end="")
+        return False
+    try:
+        Path(output).write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise click.ClickException(f"cannot write {output}: {exc.strerror}") from None
+    return True
 
 
 def _user(user_id: str) -> str:
@@ -468,14 +474,8 @@ async def export(self, user_id: str, fmt: str, output: str | None, data_dir: str
             return json.dumps(document, indent=1) + "\n"
 
     text = await _with_database(data_dir, read)
-    if output is None:
-        print(text, end="")
-        return
-    try:
-        Path(output).write_text(text, encoding="utf-8")
-    except OSError as exc:
-        raise click.ClickException(f"cannot write {output}: {exc.strerror}") from None
-    self.say(f"wrote the {fmt} export of {user_id} to {output}", file=self.stderr)
+    if _write_output(text, output):
+        self.say(f"wrote the {fmt} export of {user_id} to {output}", file=self.stderr)
 
 
 async def import_(self, user_id: str, file: str, data_dir: str | None) -> None:
