@@ -54,6 +54,7 @@ from tables import reminder_schedule
 from tables.reminder_schedule import LEASE, WindowKey
 
 from .failures import Consumer, retry
+from .webhooks import wake_dispatcher
 
 log = logging.getLogger(__name__)
 
@@ -185,6 +186,8 @@ async def _deliver(users: list[tuple[str, list[tuple[uuid.UUID, datetime]]]]) ->
             session, {user_id: ([ident for ident, _ in items], min(at for _, at in items)) for user_id, items in users},
             email=email,
         )
+    if delivered:
+        wake_dispatcher()  # their webhook events were queued in the same transaction
     observe_delivered(delivered)
     return delivered
 

@@ -30,11 +30,17 @@ from streams.settings import get_settings
 from streams.topics import task_events
 
 from .claims import attempt_due
+from .due import wait_before_next_look
 from .failures import Consumer
 
 log = logging.getLogger(__name__)
 
-TICK = 0.5
+#: With nothing due, the dispatcher reads the next due time again after this long at most. Deliveries
+#: this worker queues wake it at once; this bounds the wait only for ones it cannot hear of (queued by a
+#: worker that died before dispatching them, or retried from another worker's lease).
+IDLE_POLL = 5.0
+#: After the database could not be read (or another worker took what was due), the next look.
+RETRY_AFTER_ERROR = 1.0
 CLAIM_BATCH = 50
 QUEUE_BATCH = 500
 QUEUE_WITHIN = 0.05
@@ -43,6 +49,14 @@ TIMEOUT = aiohttp.ClientTimeout(total=10, connect=5, sock_read=10)
 USER_AGENT = "taskstream-webhooks/1"
 
 consumer = Consumer("queue_task_webhooks")
+
+# Set when this worker committed deliveries; the dispatcher sleeps on it instead of polling.
+_queued = asyncio.Event()
+
+
+def wake_dispatcher() -> None:
+    """Deliveries were committed on this worker: dispatch them now, not at the next look."""
+    _queued.set()
 
 
 def task_event_data(record) -> dict[str, Any]:
@@ -69,6 +83,7 @@ async def queue(events: list[tuple[str, tuple[str, str, str, dict[str, Any]]]]) 
     async with app.database.transaction() as session:
         for event_type, items in by_type.items():
             await queries.queue_events(session, event_type, items)
+    wake_dispatcher()
 
 
 @app.agent(task_events)
@@ -117,11 +132,35 @@ class WebhookDispatcher(Service):
             await self._http.close()
             self._http = None
 
-    @Service.timer(TICK)
+    @Service.task
     async def _dispatch(self) -> None:
+        # Sleeps until woken by this worker's own deliveries or until the next one is due: an idle
+        # worker does not open a transaction twice a second to find nothing.
+        while not self.should_stop:
+            _queued.clear()  # before reading, so deliveries committed meanwhile wake the next wait
+            wait = await self._dispatch_due()
+            if wait > 0:
+                await self.wait_first(_queued, timeout=wait)
+
+    async def _dispatch_due(self) -> float:
+        """Attempt what is due now; returns how long to wait before looking again."""
         if self._http is None:
-            return
-        await attempt_due("the webhook dispatcher", queries.claim_due, self._attempt, limit=CLAIM_BATCH, log=log)
+            return RETRY_AFTER_ERROR
+        try:
+            async with app.database.autocommit() as session:
+                due_in = await queries.seconds_until_due(session)
+        except Exception as exc:
+            log.warning("the webhook dispatcher could not read when the next delivery is due: %s: %s",
+                        type(exc).__name__, exc)
+            return RETRY_AFTER_ERROR
+        if due_in is None or due_in > 0:
+            return wait_before_next_look(due_in, cap=IDLE_POLL)
+        claimed = await attempt_due("the webhook dispatcher", queries.claim_due, self._attempt, limit=CLAIM_BATCH,
+                                    log=log)
+        if not claimed:
+            # None: the claim failed. 0: another worker leased the due ones meanwhile and attempts them.
+            return RETRY_AFTER_ERROR
+        return 0.0  # the claimed ones are leased now: the next read names what else is due
 
     async def _attempt(self, row: Any) -> None:
         if not row.active:

@@ -236,6 +236,20 @@ _RESURFACE = text("""
 """)
 
 
+# The earliest snooze end not yet delivered, read from the partial index of pending snoozes.
+_SNOOZE_ENDS_IN = text("""
+    SELECT EXTRACT(EPOCH FROM min(snoozed_until) - clock_timestamp())
+    FROM notifications WHERE snoozed_until IS DISTINCT FROM resurfaced_until
+""")
+
+
+async def seconds_until_snooze_ends(session) -> float | None:
+    """Seconds until the earliest pending snooze ends by the database's clock (0 or less: ended);
+    None when no notification is snoozed."""
+    ends_in = (await session.execute(_SNOOZE_ENDS_IN)).scalar()
+    return None if ends_in is None else float(ends_in)
+
+
 async def resurface_due(session, *, limit: int, email: bool = False) -> list[Delivered]:
     """In the caller's transaction: take up to `limit` notifications whose snooze has ended and
     deliver them again like new ones (the same webhook event and email, queued here); the caller

@@ -164,6 +164,20 @@ async def claim_due(session, *, limit: int) -> list[Any]:
     return list((await session.execute(_CLAIM, {"lease": CLAIM_LEASE, "limit": limit})).all())
 
 
+# The earliest pending delivery, read from the partial index of pending ones (one row at most).
+_DUE_IN = text("""
+    SELECT EXTRACT(EPOCH FROM min(next_attempt_at) - clock_timestamp())
+    FROM webhook_deliveries WHERE status = 'pending'
+""")
+
+
+async def seconds_until_due(session) -> float | None:
+    """Seconds until the next pending delivery is due by the database's clock (0 or less: due now);
+    None when nothing is pending. Claimed deliveries count from the end of their lease."""
+    due_in = (await session.execute(_DUE_IN)).scalar()
+    return None if due_in is None else float(due_in)
+
+
 async def record_success(session, delivery_id: uuid.UUID, webhook_id: uuid.UUID, status_code: int) -> None:
     await session.execute(text("""
         UPDATE webhook_deliveries SET status = 'succeeded', attempts = attempts + 1, delivered_at = clock_timestamp(),

@@ -56,8 +56,10 @@ def read_dev_file(data_dir: str | Path) -> dict[str, str]:
 
 
 def worker_command() -> list[str]:
+    # --quiet: Faust's own banner (app id, transport, versions) says nothing the start banner does not.
     # --role all whatever WORKER_ROLE the shell exported: dev runs the whole system.
-    return [sys.executable, "-c", "from streams.app import main; main()", "worker", "-l", "info", "--role", "all"]
+    return [sys.executable, "-c", "from streams.app import main; main()", "--quiet", "worker", "-l", "info",
+            "--role", "all"]
 
 
 async def broker_topics(settings: Settings, *, timeout: float = BROKER_PROBE_TIMEOUT) -> set[str] | None:
@@ -101,6 +103,19 @@ async def wait_ready(url: str, *, timeout: float, alive: Callable[[], bool]) -> 
     raise TimeoutError(f"the worker was not ready within {timeout:.0f} s (last answer: {last})")
 
 
+def start_banner(web_url: str, token: str, data_dir: Path, *, elapsed: float, embedded_database: bool,
+                 embedded_broker: bool) -> str:
+    """What a person needs once it is ready: where it answers, the signed-in dashboard, where the data is."""
+    notes = [] if embedded_database else ["the database is DATABASE_URL's"]
+    if embedded_broker:
+        notes.append("the broker keeps its topics in memory only")
+    data = f"{data_dir} ({'; '.join(notes)})" if notes else str(data_dir)
+    return (f"\ntaskstream is ready in {elapsed:.1f} s at {web_url}\n"
+            f"  dashboard: {web_url}/#token={token}  (signed in as '{DEMO_USER}' for 7 days)\n"
+            f"  data:      {data}\n"
+            f"Ctrl-C stops everything")
+
+
 @dataclass
 class DevServer:
     data_dir: Path
@@ -120,21 +135,22 @@ class DevServer:
         started = time.monotonic()
         self.data_dir = self.data_dir.resolve()
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.out("starting taskstream…")
         env = dict(self.env)
         env["DATA_DIR"] = str(self.data_dir)
         env.setdefault("WEB_BIND", "127.0.0.1")
         # A developer's webhook receiver usually runs on this machine.
         env.setdefault("WEBHOOK_ALLOW_PRIVATE", "true")
+        # A person reads this output: lines for people, not for a log collector, unless asked for.
+        env.setdefault("LOG_FORMAT", "console")
 
         if not env.get("DATABASE_URL"):
             self.postgres = await asyncio.to_thread(EmbeddedPostgres(self.data_dir / "postgres").start)
             env["DATABASE_URL"] = self.postgres.url
-            self.out(f"embedded PostgreSQL on 127.0.0.1:{self.postgres.port} (data in {self.postgres.data_dir})")
         if not env.get("KAFKA_BROKER_URL"):
             self.broker = await asyncio.to_thread(EmbeddedBroker(log_path=self.data_dir / "broker.log").start)
             env["KAFKA_BROKER_URL"] = self.broker.url
             env["KAFKA_PROFILE"] = "embedded"
-            self.out(f"embedded Kafka-protocol broker on {self.broker.bootstrap} (memory only)")
         if not env.get("JWT_SECRET"):
             env["JWT_SECRET"] = ensure_dev_secret(self.data_dir)
         settings = from_env(env)
@@ -151,11 +167,8 @@ class DevServer:
 
         token = issue_token(DEMO_USER, ttl=DEMO_TOKEN_TTL, settings=settings)
         self._write_dev_file(settings)
-        self.out(f"\ntaskstream is ready in {elapsed:.1f} s at {self.web_url}")
-        self.out(f"dashboard, signed in as '{DEMO_USER}': {self.web_url}/#token={token}")
-        self.out(f"demo user '{DEMO_USER}' token (valid 7 days):\n  {token}")
-        self.out(f'try: curl -H "Authorization: Bearer $TOKEN" {self.web_url}/api/tasks')
-        self.out(f"connection details: {dev_file(self.data_dir)}; Ctrl-C stops everything")
+        self.out(start_banner(self.web_url, token, self.data_dir, elapsed=elapsed,
+                              embedded_database=self.postgres is not None, embedded_broker=self.broker is not None))
         return elapsed
 
     def _write_dev_file(self, settings: Settings) -> None:
@@ -167,9 +180,7 @@ class DevServer:
         from streams.kafka import create_topics
         from streams.topics import TOPICS
 
-        created = await create_topics(settings, TOPICS)
-        if created:
-            self.out(f"created topics: {', '.join(created)}")
+        await create_topics(settings, TOPICS)
         await create_topics(settings, (BROKER_MARKER_TOPIC,))
 
     def _spawn_worker(self) -> None:

@@ -255,8 +255,8 @@ class DevProcess:
 
     @property
     def token(self) -> str:
-        """The demo user's token, as printed."""
-        return self.output().split("token (valid 7 days):\n", 1)[1].split()[0]
+        """The demo user's token, as printed in the dashboard link."""
+        return self.output().split("#token=", 1)[1].split()[0]
 
     def child(self, marker: str) -> int | None:
         """The pid of the child process whose command line contains `marker` (e.g. "tansu", " worker ")."""
@@ -300,7 +300,7 @@ def running_dev(tmp: Path, *, env: dict[str, str] | None = None, timeout: float 
     dev = DevProcess(process, data_dir, log_path)
     try:
         deadline = time.monotonic() + timeout
-        while not (data_dir / "dev.json").exists() or "token (valid 7 days):\n" not in dev.output():
+        while not (data_dir / "dev.json").exists() or "Ctrl-C stops everything" not in dev.output():
             if process.poll() is not None:
                 raise RuntimeError(f"taskstream dev exited with {process.returncode}:\n{dev.output()[-3000:]}")
             if time.monotonic() > deadline:

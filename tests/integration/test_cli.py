@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -27,7 +28,8 @@ def run(*args: str, env: dict[str, str], timeout: float = 60, cwd=None) -> subpr
 
 def clean_env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "KAFKA_BROKER_URL", "JWT_SECRET",
-                                                           "KAFKA_PROFILE", "WEB_PORT", "DATA_DIR"}}
+                                                           "KAFKA_PROFILE", "WEB_PORT", "DATA_DIR",
+                                                           "LOG_FORMAT", "LOG_LEVEL"}}
     return {**env, **extra}
 
 
@@ -36,6 +38,15 @@ def http_json(method: str, url: str, token: str, body: dict | None = None) -> tu
                                      headers={"Authorization": f"Bearer {token}"})
     with urllib.request.urlopen(request, timeout=10) as response:
         return response.status, json.loads(response.read())
+
+
+def wait_for_banner(dev: subprocess.Popen, log_path, timeout: float = 30) -> str:
+    """The output once the start banner is complete (it is printed right after dev.json is written)."""
+    deadline = time.monotonic() + timeout
+    while "Ctrl-C stops everything" not in (output := log_path.read_text()):
+        assert dev.poll() is None and time.monotonic() < deadline, output[-3000:]
+        time.sleep(0.1)
+    return output
 
 
 def test_dev_starts_everything_serves_the_api_and_stops_cleanly_keeping_data(tmp_path):
@@ -56,9 +67,19 @@ def test_dev_starts_everything_serves_the_api_and_stops_cleanly_keeping_data(tmp
         info = json.loads((data_dir / "dev.json").read_text())
         assert info["web_url"] == f"http://127.0.0.1:{port}"
         assert info["database_url"].startswith("postgresql+asyncpg://") and info["broker_url"].startswith("kafka://")
-        output = (tmp_path / "dev.log").read_text()
-        printed_token = output.split("token (valid 7 days):\n", 1)[1].split()[0]
+        output = wait_for_banner(dev, tmp_path / "dev.log")
+        printed_token = output.split("#token=", 1)[1].split()[0]
         assert jwt.decode(printed_token, options={"verify_signature": False})["sub"] == "demo"
+
+        # A person reads this: a short start of readable lines, not ~100 JSON objects.
+        lines = [line for line in output.splitlines() if line.strip()]
+        assert not [line for line in lines if line.lstrip().startswith("{")], output
+        assert len(lines) <= 12, output
+        assert any(line.startswith("taskstream is ready") and line.endswith(info["web_url"]) for line in lines)
+        assert f"dashboard: {info['web_url']}/#token={printed_token}" in output
+        assert f"data:      {data_dir}" in output
+        logged = [line for line in lines if re.match(r"\d\d:\d\d:\d\d (INFO|WARNING|ERROR) ", line)]
+        assert any("joined the consumer group" in line for line in logged), output
 
         status, task = http_json("POST", f"{info['web_url']}/api/tasks", printed_token, {"title": "from dev"})
         assert status == 201
@@ -92,6 +113,21 @@ def test_dev_starts_everything_serves_the_api_and_stops_cleanly_keeping_data(tmp
     finally:
         dev.send_signal(signal.SIGTERM)
         dev.wait(60)
+
+
+def test_dev_with_log_format_json_keeps_the_worker_logs_json(tmp_path):
+    data_dir = tmp_path / "dev"
+    log_path = tmp_path / "dev.log"
+    dev = start_dev(data_dir, clean_env(WEB_PORT=str(free_port()), LOG_FORMAT="json"), log_path, tmp_path)
+    try:
+        output = wait_for_banner(dev, log_path)
+    finally:
+        stop_dev(dev)
+    logged = [json.loads(line) for line in output.splitlines() if line.startswith("{")]
+    assert any(entry["logger"] == "streams.app" and "joined the consumer group" in entry["message"]
+               for entry in logged), output[-3000:]
+    assert any(entry["logger"].startswith("faust.") for entry in logged), "nothing left out: JSON is for collectors"
+    assert "#token=" in output, "the start banner is still printed"
 
 
 def start_dev(data_dir, env: dict[str, str], log_path, cwd) -> subprocess.Popen:
