@@ -1,4 +1,5 @@
-"""WebSocket gateway: every worker reads all of `task-updates` and pushes each update to that user's sockets."""
+"""WebSocket gateway: every worker reads all of `task-updates` and pushes each update to that user's sockets,
+and pushes its own commits to the sockets it holds straight away."""
 
 from __future__ import annotations
 
@@ -6,14 +7,15 @@ import asyncio
 import logging
 import time
 from collections import defaultdict
-from typing import Any
+from typing import Any, Iterable
 
 from aiohttp import web
 from mode import Service
 
+from db.outbox import PendingEvent
 from streams import metrics
 from streams.embedded_fetch import EMBEDDED_FETCH_MAX_WAIT_MS
-from streams.events import decode_update
+from streams.events import TASK_EVENTS, client_update, decode_update
 from streams.kafka import client_options
 from streams.settings import get_settings
 
@@ -88,6 +90,23 @@ class Gateway(Service):
         for subscriber in tuple(self.subscribers.get(user_id, ())):
             if sequenced or published_ms is None or published_ms >= subscriber.opened_ms:
                 subscriber.offer(update)
+
+    def deliver_committed(self, events: Iterable[PendingEvent]) -> None:
+        """Push this worker's own commits to the sockets it holds now, without waiting for the relay, the
+        broker, the fan-out agent and this gateway's fetch, each of which queues behind the worker's HTTP
+        work. The same update comes again through task-updates (for every other worker) and each socket
+        drops it by seq; a socket that gets a later seq first reads the gap from the audit trail."""
+        if not self.subscribers:
+            return
+        for event in events:
+            if event.topic != TASK_EVENTS or event.key not in self.subscribers:
+                continue
+            envelope = event.payload
+            self.dispatch(event.key, client_update(
+                event_type=envelope["event_type"], seq=envelope["seq"], event_id=envelope["event_id"],
+                task_id=envelope["task_id"], before=envelope["before"], after=envelope["after"],
+                changes=envelope["changes"], occurred_at=envelope["occurred_at"],
+            ))
 
     async def on_start(self) -> None:
         from aiokafka import AIOKafkaConsumer, TopicPartition
