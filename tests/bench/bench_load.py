@@ -718,9 +718,12 @@ def print_phase(r: dict[str, Any]) -> None:
 
 
 def without_nan(value: Any) -> Any:
-    """`value` with every NaN (a percentile of nothing) as null, so the file is strict JSON."""
+    """`value` with every NaN (a percentile of nothing) as null and every infinity (a quantile beyond a
+    histogram's last bucket) as "inf", so the file is strict JSON."""
     if isinstance(value, float) and math.isnan(value):
         return None
+    if isinstance(value, float) and math.isinf(value):
+        return "inf"
     if isinstance(value, dict):
         return {key: without_nan(item) for key, item in value.items()}
     if isinstance(value, (list, tuple)):
