@@ -4,6 +4,7 @@ and pushes its own commits to the sockets it holds straight away."""
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from collections import defaultdict
@@ -29,6 +30,32 @@ CLOSE_GOING_AWAY = 1001
 #: With no socket open here the gateway fetches nothing; every this many seconds it moves its position
 #: to the end of the topic, so the first socket to come does not wait for a backlog to be skipped.
 IDLE_SKIP_SECONDS = 30.0
+
+
+class Update(dict):
+    """A client update, and its JSON text made once for all the sockets it goes to (the text as it came
+    from the broker, when it came from there)."""
+
+    __slots__ = ("_text",)
+
+    def __init__(self, data: dict[str, Any], text: str | None = None) -> None:
+        super().__init__(data)
+        self._text = text
+
+    def text(self) -> str:
+        if self._text is None:
+            self._text = json.dumps(self)
+        return self._text
+
+
+def update_from(value: bytes) -> Update:
+    """A task-updates message as the sockets get it; ValueError if it is not a JSON object."""
+    data = decode_update(value)
+    try:
+        text = value.decode("ascii")  # what json.dumps writes: passed on as it is
+    except UnicodeDecodeError:
+        text = None
+    return Update(data, text)
 
 
 class Subscriber:
@@ -102,11 +129,11 @@ class Gateway(Service):
             if event.topic != TASK_EVENTS or event.key not in self.subscribers:
                 continue
             envelope = event.payload
-            self.dispatch(event.key, client_update(
+            self.dispatch(event.key, Update(client_update(
                 event_type=envelope["event_type"], seq=envelope["seq"], event_id=envelope["event_id"],
                 task_id=envelope["task_id"], before=envelope["before"], after=envelope["after"],
                 changes=envelope["changes"], occurred_at=envelope["occurred_at"],
-            ))
+            )))
 
     async def on_start(self) -> None:
         from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -173,7 +200,7 @@ class Gateway(Service):
                     if user_id not in self.subscribers:
                         continue
                     try:
-                        update = decode_update(message.value)
+                        update = update_from(message.value)
                     except ValueError as exc:
                         log.error("undecodable update on %s partition %s offset %s: %s",
                                   message.topic, message.partition, message.offset, exc,

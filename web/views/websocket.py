@@ -18,7 +18,7 @@ from streams.events import client_update
 
 from ..auth import bearer_token, refused_after, verify_token
 from ..errors import unauthorized
-from ..gateway import Subscriber
+from ..gateway import Subscriber, Update
 from ..validation import fields as v
 from .base import ApiView
 
@@ -198,5 +198,5 @@ class Socket(ApiView):
         return True
 
     async def _send(self, socket: web.WebSocketResponse, data: dict) -> None:
-        await socket.send_str(json.dumps(data))
+        await socket.send_str(data.text() if isinstance(data, Update) else json.dumps(data))
         metrics.WEBSOCKET_MESSAGES.labels("out").inc()
