@@ -66,6 +66,10 @@ class Subscriber:
         self.socket = socket
         self.queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(QUEUE_LIMIT)
         self.last_seq = 0
+        #: The highest seq queued here: one at or below it is queued already, or comes from the audit
+        #: trail when the writer fills the gap before a later one (the second copy of a change this
+        #: worker committed and delivered itself, when it comes through task-updates).
+        self.offered_seq = 0
         self.stalled = False
         #: Broker timestamps are epoch milliseconds: an update without a seq (a notification) published
         #: before this moment was for the sockets open then (the gateway may read it late, after a pause).
@@ -74,6 +78,11 @@ class Subscriber:
     def offer(self, update: dict[str, Any]) -> None:
         if self.stalled:
             return
+        seq = update.get("seq")
+        if isinstance(seq, int):
+            if seq <= self.offered_seq:
+                return
+            self.offered_seq = seq
         try:
             self.queue.put_nowait(update)
         except asyncio.QueueFull:

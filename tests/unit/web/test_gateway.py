@@ -81,3 +81,19 @@ def test_a_commit_delivered_here_is_the_update_the_fan_out_agent_publishes():
     assert json.loads(local.text()) == json.loads(published)
     from_broker = update_from(published)
     assert from_broker == local and from_broker.text() == published.decode()  # passed on as it came
+
+
+def test_the_second_copy_of_an_update_is_not_queued_again():
+    """A change this worker delivered at commit comes again through task-updates: the socket's writer is
+    not woken for it (nor for an older one, which it reads from the audit trail before the newer)."""
+    from collections import defaultdict
+
+    gateway = Gateway.__new__(Gateway)
+    gateway.subscribers = defaultdict(set)
+    socket = Subscriber("u", FakeSocket())
+    gateway.subscribers["u"].add(socket)
+    for seq in (1, 3, 1, 2, 3, 4):
+        gateway.dispatch("u", {"type": "task.updated", "seq": seq})
+    gateway.dispatch("u", {"type": "notification.created", "id": "n"})
+    received = [socket.queue.get_nowait() for _ in range(socket.queue.qsize())]
+    assert [u.get("seq") or u.get("id") for u in received] == [1, 3, 4, "n"]
