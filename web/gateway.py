@@ -27,6 +27,10 @@ QUEUE_LIMIT = 1000
 #: Close codes (documented in the OpenAPI description of /ws).
 CLOSE_TOO_SLOW = 4008
 CLOSE_GOING_AWAY = 1001
+#: A commit of more changes than this for one user (an import) is delivered here as its last change only:
+#: each socket's writer reads the others from the audit trail, page by page, instead of finding them all
+#: in its queue at once (past QUEUE_LIMIT, which would close it as stalled).
+DELIVER_AT_ONCE = 50
 #: With no socket open here the gateway fetches nothing; every this many seconds it moves its position
 #: to the end of the topic, so the first socket to come does not wait for a backlog to be skipped.
 IDLE_SKIP_SECONDS = 30.0
@@ -134,15 +138,23 @@ class Gateway(Service):
         drops it by seq; a socket that gets a later seq first reads the gap from the audit trail."""
         if not self.subscribers:
             return
+        mine: dict[str, list[PendingEvent]] = defaultdict(list)
         for event in events:
-            if event.topic != TASK_EVENTS or event.key not in self.subscribers:
-                continue
-            envelope = event.payload
-            self.dispatch(event.key, Update(client_update(
-                event_type=envelope["event_type"], seq=envelope["seq"], event_id=envelope["event_id"],
-                task_id=envelope["task_id"], before=envelope["before"], after=envelope["after"],
-                changes=envelope["changes"], occurred_at=envelope["occurred_at"],
-            )))
+            if event.topic == TASK_EVENTS and event.key in self.subscribers:
+                mine[event.key].append(event)
+        for user_events in mine.values():
+            if len(user_events) > DELIVER_AT_ONCE:
+                user_events = [max(user_events, key=lambda event: event.payload["seq"])]
+            for event in user_events:
+                self._deliver(event)
+
+    def _deliver(self, event: PendingEvent) -> None:
+        envelope = event.payload
+        self.dispatch(event.key, Update(client_update(
+            event_type=envelope["event_type"], seq=envelope["seq"], event_id=envelope["event_id"],
+            task_id=envelope["task_id"], before=envelope["before"], after=envelope["after"],
+            changes=envelope["changes"], occurred_at=envelope["occurred_at"],
+        )))
 
     async def on_start(self) -> None:
         from aiokafka import AIOKafkaConsumer, TopicPartition

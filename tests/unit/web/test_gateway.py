@@ -97,3 +97,29 @@ def test_the_second_copy_of_an_update_is_not_queued_again():
     gateway.dispatch("u", {"type": "notification.created", "id": "n"})
     received = [socket.queue.get_nowait() for _ in range(socket.queue.qsize())]
     assert [u.get("seq") or u.get("id") for u in received] == [1, 3, 4, "n"]
+
+
+def test_an_import_is_delivered_here_as_its_last_change_for_the_writer_to_fill_in():
+    """Thousands of changes in one commit would overflow a socket's queue (and close it as stalled): the
+    socket gets the last one, and its writer reads the rest from the audit trail before it."""
+    import uuid
+    from collections import defaultdict
+
+    from db.outbox import PendingEvent
+    from streams.events import TASK_EVENTS, build_envelope
+    from web.gateway import DELIVER_AT_ONCE
+
+    def event(seq: int) -> PendingEvent:
+        task = {"id": str(uuid.uuid4()), "title": f"imported {seq}"}
+        envelope = build_envelope(event_id=str(uuid.uuid4()), event_type="created", user_id="u", task_id=task["id"],
+                                  occurred_at="2026-01-02T03:04:05.678901Z", seq=seq, before=None, after=task)
+        return PendingEvent(seq, uuid.uuid4(), TASK_EVENTS, "u", envelope)
+
+    gateway = Gateway.__new__(Gateway)
+    gateway.subscribers = defaultdict(set)
+    socket = Subscriber("u", FakeSocket())
+    gateway.subscribers["u"].add(socket)
+    gateway.deliver_committed([event(seq) for seq in range(1, QUEUE_LIMIT + 2)])
+    assert not socket.stalled and [socket.queue.get_nowait()["seq"]] == [QUEUE_LIMIT + 1] and socket.queue.empty()
+    gateway.deliver_committed([event(seq) for seq in range(QUEUE_LIMIT + 2, QUEUE_LIMIT + 2 + DELIVER_AT_ONCE)])
+    assert socket.queue.qsize() == DELIVER_AT_ONCE  # a usual commit: every change, in order
