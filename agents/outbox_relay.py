@@ -42,13 +42,24 @@ class OutboxRelay(Service):
         self._known: set[int] = set()
         # One batch at a time, so one user's events reach the topic in commit order.
         self._sending = asyncio.Lock()
+        # What the broker confirmed (or refused) and the outbox does not know yet: recorded by one task,
+        # in as few transactions as it can, while the next batches are sent (under load, waiting for a
+        # pooled connection to record a batch held up every event committed after it).
+        self._sent_ok: list[int] = []
+        self._sent_failed: dict[str, list[int]] = {}
+        self._recording: asyncio.Future | None = None
         self.published = 0
         self.failed = 0
 
     def enqueue(self, events: Iterable[PendingEvent | None]) -> None:
-        """Hand over committed events; returns at once."""
+        """Hand over committed events; returns at once. This worker's sockets get their updates now
+        (the gateway, if this worker runs one); every other worker's once the broker has them."""
+        events = [event for event in events if event is not None]
+        gateway = self.app.built("gateway")
+        if gateway is not None:
+            gateway.deliver_committed(events)
         for event in events:
-            if event is not None and event.outbox_id not in self._known:
+            if event.outbox_id not in self._known:
                 self._known.add(event.outbox_id)
                 self._queue.append(event)
         self._wakeup.set()
@@ -66,14 +77,16 @@ class OutboxRelay(Service):
         async with self._sending:
             batch = [self._queue.popleft() for _ in range(min(BATCH, len(self._queue)))]
             try:
-                await self._send(batch)
-            finally:
+                ok, failed = await self._send(batch)
+            except BaseException:
                 self._known.difference_update(e.outbox_id for e in batch)
+                raise
+            self._record(ok, failed)
 
     async def on_stop(self) -> None:
         """Publish what the last requests handed over while the producer still runs (it stops after
         this service), so a worker stopping normally leaves nothing behind for another's sweep."""
-        if not self._queue and not self._sending.locked():
+        if not self._queue and not self._sending.locked() and (self._recording is None or self._recording.done()):
             return
         published, failed = self.published, self.failed
         try:
@@ -91,8 +104,11 @@ class OutboxRelay(Service):
             pass  # the batch being sent now, if any, is confirmed first
         while self._queue:
             await self._send_next_batch()
+        if self._recording is not None:
+            await asyncio.shield(self._recording)
 
-    async def _send(self, batch: list[PendingEvent]) -> None:
+    async def _send(self, batch: list[PendingEvent]) -> tuple[list[int], dict[str, list[int]]]:
+        """Send the batch and wait for the broker: the outbox ids it confirmed, and those it refused by error."""
         producer = await batching_producer(self.app)
         sent_at = time.perf_counter()
         pending: list[tuple[PendingEvent, Any]] = []
@@ -119,16 +135,37 @@ class OutboxRelay(Service):
                             type(exc).__name__, exc)
                 failed.setdefault(f"{type(exc).__name__}: {exc}", []).append(event.outbox_id)
                 metrics.KAFKA_PUBLISHED.labels(event.topic, "error").inc()
-        try:
-            async with self.app.database.transaction() as session:
-                await queries.mark_published(session, ok)
-                for error, ids in failed.items():
-                    await queries.mark_failed(session, ids, error)
-        except Exception as exc:
-            # The events are on the broker; at worst the relay sends them again (consumers dedupe).
-            log.warning("could not record %d published events in the outbox: %s: %s", len(ok), type(exc).__name__, exc)
-        self.published += len(ok)
-        self.failed += sum(len(ids) for ids in failed.values())
+        return ok, failed
+
+    def _record(self, ok: list[int], failed: dict[str, list[int]]) -> None:
+        """Have the outcome of a batch written to the outbox, by the one task that does (started if idle)."""
+        self._sent_ok.extend(ok)
+        for error, ids in failed.items():
+            self._sent_failed.setdefault(error, []).extend(ids)
+        if self._recording is None or self._recording.done():
+            self._recording = asyncio.ensure_future(self._write_outcomes())
+
+    async def _write_outcomes(self) -> None:
+        """Mark what was sent as published (or failed), everything that came in meanwhile at once. The ids
+        stay known until then, so the sweep does not take a row that is on the broker as left behind."""
+        while self._sent_ok or self._sent_failed:
+            ok, failed = self._sent_ok, self._sent_failed
+            self._sent_ok, self._sent_failed = [], {}
+            try:
+                async with self.app.database.transaction() as session:
+                    await queries.mark_published(session, ok)
+                    for error, ids in failed.items():
+                        await queries.mark_failed(session, ids, error)
+            except Exception as exc:
+                # The events are on the broker; at worst the relay sends them again (consumers dedupe).
+                log.warning("could not record %d published events in the outbox: %s: %s", len(ok),
+                            type(exc).__name__, exc)
+            finally:
+                self._known.difference_update(ok)
+                for ids in failed.values():
+                    self._known.difference_update(ids)
+            self.published += len(ok)
+            self.failed += sum(len(ids) for ids in failed.values())
 
     @Service.timer(SCAN_INTERVAL)
     async def _sweep(self) -> None:

@@ -1,19 +1,22 @@
-"""WebSocket gateway: every worker reads all of `task-updates` and pushes each update to that user's sockets."""
+"""WebSocket gateway: every worker reads all of `task-updates` and pushes each update to that user's sockets,
+and pushes its own commits to the sockets it holds straight away."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from collections import defaultdict
-from typing import Any
+from typing import Any, Iterable
 
 from aiohttp import web
 from mode import Service
 
+from db.outbox import PendingEvent
 from streams import metrics
 from streams.embedded_fetch import EMBEDDED_FETCH_MAX_WAIT_MS
-from streams.events import decode_update
+from streams.events import TASK_EVENTS, client_update, decode_update
 from streams.kafka import client_options
 from streams.settings import get_settings
 
@@ -24,9 +27,39 @@ QUEUE_LIMIT = 1000
 #: Close codes (documented in the OpenAPI description of /ws).
 CLOSE_TOO_SLOW = 4008
 CLOSE_GOING_AWAY = 1001
+#: A commit of more changes than this for one user (an import) is delivered here as its last change only:
+#: each socket's writer reads the others from the audit trail, page by page, instead of finding them all
+#: in its queue at once (past QUEUE_LIMIT, which would close it as stalled).
+DELIVER_AT_ONCE = 50
 #: With no socket open here the gateway fetches nothing; every this many seconds it moves its position
 #: to the end of the topic, so the first socket to come does not wait for a backlog to be skipped.
 IDLE_SKIP_SECONDS = 30.0
+
+
+class Update(dict):
+    """A client update, and its JSON text made once for all the sockets it goes to (the text as it came
+    from the broker, when it came from there)."""
+
+    __slots__ = ("_text",)
+
+    def __init__(self, data: dict[str, Any], text: str | None = None) -> None:
+        super().__init__(data)
+        self._text = text
+
+    def text(self) -> str:
+        if self._text is None:
+            self._text = json.dumps(self)
+        return self._text
+
+
+def update_from(value: bytes) -> Update:
+    """A task-updates message as the sockets get it; ValueError if it is not a JSON object."""
+    data = decode_update(value)
+    try:
+        text = value.decode("ascii")  # what json.dumps writes: passed on as it is
+    except UnicodeDecodeError:
+        text = None
+    return Update(data, text)
 
 
 class Subscriber:
@@ -37,6 +70,10 @@ class Subscriber:
         self.socket = socket
         self.queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(QUEUE_LIMIT)
         self.last_seq = 0
+        #: The highest seq queued here: one at or below it is queued already, or comes from the audit
+        #: trail when the writer fills the gap before a later one (the second copy of a change this
+        #: worker committed and delivered itself, when it comes through task-updates).
+        self.offered_seq = 0
         self.stalled = False
         #: Broker timestamps are epoch milliseconds: an update without a seq (a notification) published
         #: before this moment was for the sockets open then (the gateway may read it late, after a pause).
@@ -45,6 +82,11 @@ class Subscriber:
     def offer(self, update: dict[str, Any]) -> None:
         if self.stalled:
             return
+        seq = update.get("seq")
+        if isinstance(seq, int):
+            if seq <= self.offered_seq:
+                return
+            self.offered_seq = seq
         try:
             self.queue.put_nowait(update)
         except asyncio.QueueFull:
@@ -88,6 +130,31 @@ class Gateway(Service):
         for subscriber in tuple(self.subscribers.get(user_id, ())):
             if sequenced or published_ms is None or published_ms >= subscriber.opened_ms:
                 subscriber.offer(update)
+
+    def deliver_committed(self, events: Iterable[PendingEvent]) -> None:
+        """Push this worker's own commits to the sockets it holds now, without waiting for the relay, the
+        broker, the fan-out agent and this gateway's fetch, each of which queues behind the worker's HTTP
+        work. The same update comes again through task-updates (for every other worker) and each socket
+        drops it by seq; a socket that gets a later seq first reads the gap from the audit trail."""
+        if not self.subscribers:
+            return
+        mine: dict[str, list[PendingEvent]] = defaultdict(list)
+        for event in events:
+            if event.topic == TASK_EVENTS and event.key in self.subscribers:
+                mine[event.key].append(event)
+        for user_events in mine.values():
+            if len(user_events) > DELIVER_AT_ONCE:
+                user_events = [max(user_events, key=lambda event: event.payload["seq"])]
+            for event in user_events:
+                self._deliver(event)
+
+    def _deliver(self, event: PendingEvent) -> None:
+        envelope = event.payload
+        self.dispatch(event.key, Update(client_update(
+            event_type=envelope["event_type"], seq=envelope["seq"], event_id=envelope["event_id"],
+            task_id=envelope["task_id"], before=envelope["before"], after=envelope["after"],
+            changes=envelope["changes"], occurred_at=envelope["occurred_at"],
+        )))
 
     async def on_start(self) -> None:
         from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -154,7 +221,7 @@ class Gateway(Service):
                     if user_id not in self.subscribers:
                         continue
                     try:
-                        update = decode_update(message.value)
+                        update = update_from(message.value)
                     except ValueError as exc:
                         log.error("undecodable update on %s partition %s offset %s: %s",
                                   message.topic, message.partition, message.offset, exc,

@@ -15,7 +15,11 @@ Target: zero errors and p99 <= 250 ms. An error is any non-2xx answer, a timeout
 failure; latencies include failed requests. With several workers each HTTP request goes to the next
 worker in turn (a round-robin load balancer) and the sockets are dealt out round-robin, so many pushes
 cross from the worker that took the write to the one holding the socket. Push latency is the time from
-sending a write to its update arriving on the writer's socket.
+sending a write to its update arriving on the writer's socket ("own socket"), and, for the users with a
+second device (--other-devices, a share of the users; its socket is on the next worker), on that
+device's socket: p50/p99/max of each, per phase. The workers' own histogram of it
+(taskstream_push_latency_seconds, from the write's commit to the socket write) is shown with the
+server-side figures.
 
 To show where the time goes, each phase also reports the workers' own latency histograms (HTTP and
 SQL statements), their pool in use, the outbox-to-broker lag of the window's events, and per process
@@ -29,7 +33,8 @@ PostgreSQL and the broker (and whatever else runs there), so its own event-loop 
 reported next to theirs, as is the load average.
 
 Run: .venv/bin/python tests/bench/bench_load.py [--users 1000] [--seconds 60] [--workers 1,2]
-     [--think-min 1] [--think-max 5] [--seed-tasks 5] [--pool-size N] [--profile embedded|kafka]
+     [--think-min 1] [--think-max 5] [--seed-tasks 5] [--other-devices 0.1] [--pool-size N]
+     [--profile embedded|kafka]
      (a quick check: --users 50 --seconds 10)
 Prints a table per phase and writes tests/bench/results/load.json.
 """
@@ -120,10 +125,23 @@ class Recorder:
         self.measuring = False
         self.ws_messages: Counter = Counter()
         self.ws_errors: Counter = Counter()
-        #: (task id, version) -> when its update first arrived on the owner's socket.
-        self.arrivals: dict[tuple[str, int], float] = {}
-        #: (task id, version, when the write was sent) of every successful write in the window.
-        self.writes: list[tuple[str, int, float]] = []
+        #: (task id, version, device) -> when its update first arrived on that socket of the owner
+        #: (device 0 is the one the user writes from; 1 is their other device, if they have one).
+        self.arrivals: dict[tuple[str, int, int], float] = {}
+        #: (task id, version, when the write was sent, the user's sockets) of every successful write in the window.
+        self.writes: list[tuple[str, int, float, int]] = []
+
+    def pushes(self, device: int) -> dict[str, Any]:
+        """How long the window's writes took to reach the user's socket `device`: counts, p50/p99/max."""
+        expected = [(t, v, sent) for t, v, sent, devices in self.writes if devices > device]
+        times = [self.arrivals[(t, v, device)] - sent for t, v, sent in expected if (t, v, device) in self.arrivals]
+        return {"writes": len(expected), "arrived": len(times), "missed": len(expected) - len(times),
+                "p50_ms": ms(percentile(times, 50)), "p99_ms": ms(percentile(times, 99)),
+                "max_ms": ms(max(times, default=float("nan")))}
+
+    def settled(self) -> bool:
+        """Every write of the window has reached every socket of its user."""
+        return all((t, v, device) in self.arrivals for t, v, _, devices in self.writes for device in range(devices))
 
     def request(self, route: str, elapsed: float, status: int | None, detail: str = "") -> None:
         if not self.measuring:
@@ -218,7 +236,7 @@ def machine_busy_seconds() -> float:
 
 async def scrape(http: aiohttp.ClientSession, worker: Worker) -> dict[str, Any]:
     """From the worker's /metrics: its pool, outbox and consumer-lag gauges (the monitor updates the
-    latter every 5 s) and its HTTP and SQL statement latency histograms (cumulative)."""
+    latter every 5 s) and its HTTP, SQL statement and push latency histograms (cumulative)."""
     async with http.get(worker.url + "/metrics") as response:
         text = await response.text()
     pool = {}
@@ -234,8 +252,10 @@ async def scrape(http: aiohttp.ClientSession, worker: Worker) -> dict[str, Any]:
             elif sample.name == "taskstream_consumer_lag" and sample.labels["topic"] == "task-events":
                 gauges["consumer_lag task-events"] += sample.value  # the fan-out agent's backlog
             elif sample.name.startswith(("taskstream_http_request_duration_seconds_",
-                                         "taskstream_db_query_duration_seconds_")):
+                                         "taskstream_db_query_duration_seconds_",
+                                         "taskstream_push_latency_seconds_")):
                 key = ((sample.labels["method"], sample.labels["route"]) if "route" in sample.labels
+                       else ("PUSH", "commit → socket write") if sample.name.startswith("taskstream_push_")
                        else ("SQL", "statements"))
                 if sample.name.endswith("_bucket"):
                     buckets[key][float(sample.labels["le"])] = sample.value
@@ -251,7 +271,7 @@ def bucket_bound(buckets: dict[float, float], q: float) -> float:
 
 
 def server_latency(before: list[dict], after: list[dict]) -> dict[str, dict[str, float]]:
-    """Per server route (and for SQL statements), over all workers: requests, mean and the bucket bounds
+    """Per server route (and for SQL statements and pushes), over all workers: requests, mean and the bucket bounds
     holding p50/p99 (ms)."""
     merged: dict[tuple[str, str], dict[float, float]] = defaultdict(lambda: defaultdict(float))
     sums: dict[tuple[str, str], float] = defaultdict(float)
@@ -292,7 +312,7 @@ async def outbox_lag(database_url: str, since: datetime, until: datetime) -> dic
 
 
 class User:
-    """One person: a token, the tasks they know (id -> version, completed), a socket and a habit."""
+    """One person: a token, the tasks they know (id -> version, completed), a socket per device and a habit."""
 
     def __init__(self, index: int, seed: int, phase: str) -> None:
         self.user_id = f"load-{phase}-{index}"
@@ -300,7 +320,9 @@ class User:
         self.headers = {"Authorization": f"Bearer {self.token}"}
         self.rng = random.Random(seed * 1_000_003 + index)
         self.tasks: dict[str, dict[str, Any]] = {}
-        self.socket: aiohttp.ClientWebSocketResponse | None = None
+        #: The device they write from first, then their other one (if they have one and it connected).
+        self.sockets: list[aiohttp.ClientWebSocketResponse] = []
+        self.devices = 1
 
 
 class Load:
@@ -343,7 +365,7 @@ class Load:
         # A change to what the task already was (the same priority again) is no change: no new version, no push.
         changed = known is None or task["version"] > known["version"]
         if started is not None and changed and self.recorder.measuring:
-            self.recorder.writes.append((task["id"], task["version"], started))
+            self.recorder.writes.append((task["id"], task["version"], started, len(user.sockets)))
 
     def new_task(self, user: User) -> dict[str, Any]:
         rng = user.rng
@@ -424,12 +446,13 @@ class Load:
         return failed
 
     async def connect(self, users: list[User]) -> list[float]:
-        """Open every user's socket (bounded concurrency); return the connect times of those that opened."""
+        """Open every user's sockets (bounded concurrency): the first device's on the workers in turn, the
+        other device's on the next worker; return the connect times of those that opened."""
         limit = asyncio.Semaphore(50)
         times: list[float] = []
 
-        async def one(index: int, user: User) -> None:
-            url = self.workers[index % len(self.workers)].url.replace("http://", "ws://") + "/ws"
+        async def one(index: int, user: User, device: int) -> None:
+            url = self.workers[(index + device) % len(self.workers)].url.replace("http://", "ws://") + "/ws"
             async with limit:
                 started = time.perf_counter()
                 try:
@@ -442,13 +465,17 @@ class Load:
                     self.recorder.ws_error("connect failed", f"{user.user_id}: {type(exc).__name__}: {exc}")
                     return
                 times.append(time.perf_counter() - started)
-                user.socket = socket
+                sockets[(user, device)] = socket
 
-        await asyncio.gather(*(one(i, user) for i, user in enumerate(users)))
+        sockets: dict[tuple[User, int], aiohttp.ClientWebSocketResponse] = {}
+        await asyncio.gather(*(one(i, user, device) for i, user in enumerate(users) for device in range(user.devices)))
+        for user in users:
+            # A user whose first device failed to connect writes from the other one.
+            user.sockets = [sockets[(user, d)] for d in range(user.devices) if (user, d) in sockets]
         return times
 
-    async def listen(self, user: User) -> None:
-        socket = user.socket
+    async def listen(self, user: User, device: int) -> None:
+        socket = user.sockets[device]
         async for message in socket:
             if message.type == aiohttp.WSMsgType.TEXT and not self.stopping:
                 arrived = time.perf_counter()
@@ -456,7 +483,7 @@ class Load:
                 self.recorder.ws_messages[update.get("type", "?")] += 1
                 task = update.get("task") or {}
                 if "version" in task:
-                    self.recorder.arrivals.setdefault((update.get("task_id"), task["version"]), arrived)
+                    self.recorder.arrivals.setdefault((update.get("task_id"), task["version"], device), arrived)
             elif message.type == aiohttp.WSMsgType.ERROR:
                 self.recorder.ws_error("error", f"{user.user_id}: {socket.exception()}")
         if not self.stopping:
@@ -494,6 +521,10 @@ async def drive(workers: list[Worker], meters: dict[str, ProcessMeter], database
                 args: argparse.Namespace, phase: str) -> dict[str, Any]:
     recorder = Recorder()
     users = [User(i, args.seed, phase) for i in range(args.users)]
+    # Spread evenly over the users.
+    with_other = round(args.users * args.other_devices)
+    for k in range(with_other):
+        users[k * args.users // with_other].devices = 2
     connector = aiohttp.TCPConnector(limit=0)
     timeout = aiohttp.ClientTimeout(total=args.timeout)
     memory: dict[str, dict[str, float]] = defaultdict(dict)
@@ -510,7 +541,7 @@ async def drive(workers: list[Worker], meters: dict[str, ProcessMeter], database
         seed_seconds = time.perf_counter() - seeded_at
         recorder.routes.clear()
         connect_times = await load.connect(users)
-        listeners = [asyncio.ensure_future(load.listen(u)) for u in users if u.socket is not None]
+        listeners = [asyncio.ensure_future(load.listen(u, d)) for u in users for d in range(len(u.sockets))]
         await asyncio.sleep(2)  # the connects' replays and the seeds' pushes settle
         measure_memory("sockets open")
         recorder.ws_messages.clear()
@@ -545,15 +576,13 @@ async def drive(workers: list[Worker], meters: dict[str, ProcessMeter], database
         measure_memory("end")
 
         settle = time.perf_counter() + PUSH_SETTLE_S
-        while (time.perf_counter() < settle
-               and any((task_id, version) not in recorder.arrivals for task_id, version, _ in recorder.writes)):
+        while time.perf_counter() < settle and not recorder.settled():
             await asyncio.sleep(0.2)
         outbox = await outbox_lag(database_url, window_from, window_to)
         load.stopping = True
-        await asyncio.gather(*(u.socket.close() for u in users if u.socket is not None), return_exceptions=True)
+        await asyncio.gather(*(s.close() for u in users for s in u.sockets), return_exceptions=True)
         await asyncio.gather(*listeners, return_exceptions=True)
 
-    pushes = [recorder.arrivals[(t, v)] - sent for t, v, sent in recorder.writes if (t, v) in recorder.arrivals]
     all_latencies = [x for route in recorder.routes.values() for x in route.latencies]
     requests = len(all_latencies)
     errors = sum(route.errors for route in recorder.routes.values())
@@ -581,13 +610,15 @@ async def drive(workers: list[Worker], meters: dict[str, ProcessMeter], database
         },
         "server_routes": server_latency(before, after),
         "websocket": {
+            "sockets": sum(u.devices for u in users),
+            "users_with_another_device": with_other,
             "connected": len(connect_times),
             "connect_ms": {"p50": ms(percentile(connect_times, 50)), "p99": ms(percentile(connect_times, 99))},
             "messages": dict(recorder.ws_messages),
             "errors": dict(recorder.ws_errors),
-            "pushes_of_own_writes": {"writes": len(recorder.writes), "arrived": len(pushes),
-                                     "missed": len(recorder.writes) - len(pushes),
-                                     "p50_ms": ms(percentile(pushes, 50)), "p99_ms": ms(percentile(pushes, 99))},
+            # write sent -> its update on the socket of the device that wrote it, and on the user's other device
+            "push_to_own_socket": recorder.pushes(0),
+            "push_to_other_device": recorder.pushes(1),
         },
         "memory_mib": dict(memory),
         "cpu_percent_of_one_core": {**window_cpu, "machine (all processes)": round(machine_cpu, 1),
@@ -661,12 +692,13 @@ def print_phase(r: dict[str, Any]) -> None:
         print(f"  {name:<40}{route['requests']:>7} timed, mean {route['mean_ms']:>6.1f} ms, "
               f"p50 ≤ {route['p50_le_ms']:g} ms, p99 ≤ {route['p99_le_ms']:g} ms")
     ws = r["websocket"]
-    push = ws["pushes_of_own_writes"]
-    print(f"WebSocket: {ws['connected']}/{r['users']} connected (p50 {ws['connect_ms']['p50']} ms, "
-          f"p99 {ws['connect_ms']['p99']} ms); {sum(ws['messages'].values())} messages in the window; "
-          f"errors {ws['errors'] or 0}")
-    print(f"  pushes of own writes: {push['arrived']}/{push['writes']} arrived, p50 {push['p50_ms']} ms, "
-          f"p99 {push['p99_ms']} ms")
+    print(f"WebSocket: {ws['connected']}/{ws['sockets']} connected ({ws['users_with_another_device']} users with "
+          f"another device; p50 {ws['connect_ms']['p50']} ms, p99 {ws['connect_ms']['p99']} ms); "
+          f"{sum(ws['messages'].values())} messages in the window; errors {ws['errors'] or 0}")
+    for label, key in (("own socket", "push_to_own_socket"), ("other device", "push_to_other_device")):
+        push = ws[key]
+        print(f"  push of a write to the {label + ':':<14}{push['arrived']:>6}/{push['writes']:<6} arrived, "
+              f"p50 {push['p50_ms']} ms, p99 {push['p99_ms']} ms, max {push['max_ms']} ms")
     print("memory MiB (RSS; PostgreSQL: PSS of all its processes):  " + "; ".join(
         f"{name} {' → '.join(str(v) for v in moments.values())}" for name, moments in r["memory_mib"].items()))
     print("CPU % of one core in the window:  " + "; ".join(
@@ -686,9 +718,12 @@ def print_phase(r: dict[str, Any]) -> None:
 
 
 def without_nan(value: Any) -> Any:
-    """`value` with every NaN (a percentile of nothing) as null, so the file is strict JSON."""
+    """`value` with every NaN (a percentile of nothing) as null and every infinity (a quantile beyond a
+    histogram's last bucket) as "inf", so the file is strict JSON."""
     if isinstance(value, float) and math.isnan(value):
         return None
+    if isinstance(value, float) and math.isinf(value):
+        return "inf"
     if isinstance(value, dict):
         return {key: without_nan(item) for key, item in value.items()}
     if isinstance(value, (list, tuple)):
@@ -704,6 +739,8 @@ def main() -> None:
     parser.add_argument("--think-min", type=float, default=1.0)
     parser.add_argument("--think-max", type=float, default=5.0)
     parser.add_argument("--seed-tasks", type=int, default=5, help="tasks created per user before the window")
+    parser.add_argument("--other-devices", type=float, default=0.1, help="share of the users with a second "
+                        "device (a second socket, on the next worker), whose push latency is reported too")
     parser.add_argument("--timeout", type=float, default=10.0, help="seconds before a request counts as timed out")
     parser.add_argument("--seed", type=int, default=1, help="seed of the users' random choices")
     parser.add_argument("--pool-size", type=int, default=None, help="DATABASE_POOL_SIZE of the workers "

@@ -6,6 +6,8 @@ while writes arrive at a fixed rate; each write's latency is measured on a socke
 writer uses plain HTTP). Memory per socket is the growth of that fresh worker's RSS from just before the
 sockets open (after one warm-up socket) to when they are all idle: a worker reused across runs keeps the
 memory its allocator got in the first run, so later runs would show about zero.
+The worker's own histograms split each latency: POST /api/tasks (the write, up to its response) and
+taskstream_push_latency_seconds (the change's commit to each socket write; bucket bounds).
 Prints a table and writes tests/bench/results/websocket.json.
 """
 
@@ -26,6 +28,7 @@ import psutil
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests" / "integration"))
 
+from bench_load import scrape, server_latency  # noqa: E402
 from stack import Api, Worker, start_broker  # noqa: E402
 
 from db import migrate  # noqa: E402
@@ -85,6 +88,7 @@ async def run(worker: Worker, args: argparse.Namespace) -> dict:
             if status != 201:
                 errors += 1
 
+        metrics_before = await scrape(http, worker)
         next_at = time.perf_counter()
         while time.perf_counter() < deadline:
             user = users[writes % len(users)]
@@ -96,6 +100,7 @@ async def run(worker: Worker, args: argparse.Namespace) -> dict:
         settle = time.perf_counter() + 10
         while received < writes and time.perf_counter() < settle:
             await asyncio.sleep(0.1)
+        server = server_latency([metrics_before], [await scrape(http, worker)])
         for task in listeners + drains:
             task.cancel()
         for group in sockets.values():
@@ -105,6 +110,7 @@ async def run(worker: Worker, args: argparse.Namespace) -> dict:
         "sockets": total_sockets, "users": args.users, "writes": writes, "write_errors": errors,
         "rate_target": args.rate, "rate_achieved": writes / args.seconds, "pushes_timed": received,
         "missed": writes - received,
+        "server": {name: server[name] for name in ("POST /api/tasks", "PUSH commit → socket write") if name in server},
         "latency_ms": {"p50": percentile(latencies, 50) * 1000, "p99": percentile(latencies, 99) * 1000,
                        "max": max(latencies, default=float("nan")) * 1000},
         "worker_rss_before_mib": rss_before / 2**20, "worker_rss_idle_mib": rss_idle / 2**20,
@@ -163,6 +169,9 @@ def main() -> None:
         print(f"{i:<6}{r['writes']:>8}{r['write_errors']:>8}{r['missed']:>8}{r['latency_ms']['p50']:>10.1f}"
               f"{r['latency_ms']['p99']:>10.1f}{r['worker_rss_before_mib']:>9.0f}"
               f"{r['memory_per_idle_socket_kib']:>12.1f}")
+        for name, figures in r["server"].items():
+            print(f"      worker: {name}: {figures['requests']} timed, mean {figures['mean_ms']} ms, "
+                  f"p50 ≤ {figures['p50_le_ms']:g} ms, p99 ≤ {figures['p99_le_ms']:g} ms")
     print(f"median: p50 {summary['p50']:.1f} ms, p99 {summary['p99']:.1f} ms (target p99 ≤ 100 ms); "
           f"{memory:.1f} KiB per idle socket")
     out = ROOT / "tests" / "bench" / "results" / "websocket.json"

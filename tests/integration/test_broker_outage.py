@@ -85,3 +85,38 @@ async def outage_and_recovery(broker, worker, conn, read_topic) -> None:
     confirmed_after = await conn.fetchval(
         "SELECT count(*) FROM outbox WHERE key = $1 AND published_at >= $2", api.user_id, thawed_at)
     assert confirmed_after == held_back, f"{confirmed_after} of {held_back} held-back rows confirmed after the thaw"
+
+
+async def test_a_change_reaches_the_writers_socket_on_the_same_worker_while_the_broker_is_frozen(own_stack):
+    """The worker that commits a change pushes it to the sockets it holds at once: the relay, the broker and
+    the fan-out agent are on the way to every other worker's sockets, not to its own."""
+    from test_websocket import connect, receive
+
+    broker, worker, database_url = own_stack
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as http:
+        api = Api(http, worker.url, f"local-push-{uuid.uuid4()}")
+        socket = await connect(http, worker.url, api.token)
+        try:
+            broker.freeze()
+            try:
+                task = await api.create(title="seen while the broker is frozen")
+                update = await receive(socket, timeout=5)
+                assert (update["type"], update["task"]["id"], update["seq"]) == (
+                    "task.created", task["id"], socket.ready_seq + 1)
+            finally:
+                broker.thaw()
+
+            # The same update then comes through the broker too; the socket does not repeat it.
+            conn = await asyncpg.connect(database_url.replace("postgresql+asyncpg://", "postgresql://"))
+            try:
+                deadline = time.monotonic() + 30
+                while await conn.fetchval("SELECT count(*) FROM outbox WHERE key = $1 AND published_at IS NULL",
+                                          api.user_id) and time.monotonic() < deadline:
+                    await asyncio.sleep(0.2)
+            finally:
+                await conn.close()
+            with pytest.raises(asyncio.TimeoutError):
+                extra = await receive(socket, timeout=3)
+                pytest.fail(f"the update came again: {extra}")
+        finally:
+            await socket.close()

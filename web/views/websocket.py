@@ -6,6 +6,7 @@ import asyncio
 import json
 import logging
 import time
+from datetime import datetime
 
 from aiohttp import WSMsgType, web
 
@@ -18,7 +19,7 @@ from streams.topics import TASK_UPDATES
 
 from ..auth import bearer_token, refused_after, verify_token
 from ..errors import unauthorized
-from ..gateway import Gateway, Subscriber
+from ..gateway import Gateway, Subscriber, Update
 from ..validation import fields as v
 from .base import ApiView
 
@@ -46,6 +47,19 @@ def socket_credentials(request: web.Request) -> tuple[str, bool]:
         return offered[1], True
     raise unauthorized("authentication required: a bearer token in the Authorization header, the token "
                        "parameter or the Sec-WebSocket-Protocol header ('bearer, <token>')")
+
+
+def observe_push(update: dict) -> None:
+    """Record how long after its commit a live update reached a socket (its occurred_at is the writer's
+    clock: a negative age from clock skew between workers counts as 0)."""
+    occurred_at = update.get("occurred_at")
+    if not isinstance(occurred_at, str):
+        return
+    try:
+        committed = datetime.fromisoformat(occurred_at).timestamp()
+    except ValueError:
+        return
+    metrics.PUSH_LATENCY.observe(max(0.0, time.time() - committed))
 
 
 JSON_KINDS = {list: "an array", str: "a string", int: "a number", float: "a number", bool: "a boolean",
@@ -139,18 +153,22 @@ class Socket(ApiView):
             return await self._catch_up(session, socket, user_id, since), False
 
     async def _catch_up(self, session, socket: web.WebSocketResponse, user_id: str, last: int,
-                        before: int | None = None) -> int:
+                        before: int | None = None, *, live: bool = False) -> int:
         """Send the user's changes after `last` (and before `before`, if given) from the audit trail,
-        oldest first; return the last sequence number sent."""
+        oldest first; return the last sequence number sent. `live`: they fill a gap in the live updates
+        (and count as pushes), rather than replay what the client missed while away."""
         while True:
             rows = await queries.events_since(session, user_id, last, REPLAY_PAGE, before_seq=before)
             for row in rows:
                 data = row.event_data
-                await self._send(socket, client_update(
+                update = client_update(
                     event_type=row.event_type, seq=row.seq, event_id=str(row.id), task_id=str(row.task_id),
                     before=data.get("before"), after=data.get("after"), changes=data.get("changes", {}),
                     occurred_at=iso(row.occurred_at),
-                ))
+                )
+                await self._send(socket, update)
+                if live:
+                    observe_push(update)
                 last = row.seq
             if len(rows) < REPLAY_PAGE:
                 return last
@@ -167,6 +185,7 @@ class Socket(ApiView):
                     return
                 subscriber.last_seq = seq
             await self._send(subscriber.socket, update)
+            observe_push(update)
 
     async def _fill_gap(self, subscriber: Subscriber, seq: int) -> bool:
         """Send the changes before `seq` that have not come yet, from the audit trail. Nothing publishes
@@ -178,7 +197,7 @@ class Socket(ApiView):
         try:
             async with self.autocommit() as session:
                 subscriber.last_seq = await self._catch_up(
-                    session, subscriber.socket, subscriber.user_id, subscriber.last_seq, before=seq)
+                    session, subscriber.socket, subscriber.user_id, subscriber.last_seq, before=seq, live=True)
         except Exception as exc:
             log.warning("filling a gap in the updates of user %s before seq %d failed: %s",
                         subscriber.user_id, seq, exc)
@@ -188,5 +207,5 @@ class Socket(ApiView):
         return True
 
     async def _send(self, socket: web.WebSocketResponse, data: dict) -> None:
-        await socket.send_str(json.dumps(data))
+        await socket.send_str(data.text() if isinstance(data, Update) else json.dumps(data))
         metrics.WEBSOCKET_MESSAGES.labels("out").inc()
