@@ -43,30 +43,38 @@ async def receive(socket: aiohttp.ClientWebSocketResponse, timeout: float) -> di
     return json.loads(message.data)
 
 
-async def test_a_write_on_a_web_worker_reaches_its_socket_only_through_a_stream_worker_s_fan_out(role_stack):
-    web = role_worker(role_stack, "web", "web").start()
+async def test_a_write_reaches_another_web_workers_socket_only_through_a_stream_workers_fan_out(role_stack):
+    """A web worker pushes its own commits to the sockets it holds; a socket on another web worker hears
+    of them through task-updates, which only a stream worker's fan-out writes."""
+    writer = role_worker(role_stack, "web", "web-writer").start()
+    other = role_worker(role_stack, "web", "web-other").start()
     stream = role_worker(role_stack, "stream", "stream")
     try:
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as http:
-            api = Api(http, web.url, f"roles-{uuid.uuid4()}")
-            socket = await http.ws_connect(web.url.replace("http://", "ws://") + "/ws", params={"token": api.token})
+            api = Api(http, writer.url, f"roles-{uuid.uuid4()}")
+            own = await http.ws_connect(writer.url.replace("http://", "ws://") + "/ws", params={"token": api.token})
+            elsewhere = await http.ws_connect(other.url.replace("http://", "ws://") + "/ws",
+                                              params={"token": api.token})
             try:
-                assert (await receive(socket, 10))["type"] == "ready"
+                assert (await receive(own, 10))["type"] == "ready"
+                assert (await receive(elsewhere, 10))["type"] == "ready"
                 task = await api.create(title="written on web")
-                status, body, _ = await api.call("GET", f"/api/tasks/{task['id']}")
-                assert status == 200 and body["title"] == "written on web"
-                # Committed and published by the web worker's relay, but nobody fans it out yet.
+                update = await receive(own, 10)
+                assert update["type"] == "task.created" and update["task"]["id"] == task["id"]
+                # Committed and published by the writer's relay, but nobody fans it out yet.
                 with pytest.raises(asyncio.TimeoutError):
-                    await receive(socket, 2.0)
+                    await receive(elsewhere, 2.0)
 
                 stream.start()
-                update = await receive(socket, 30)
+                update = await receive(elsewhere, 30)
                 assert update["type"] == "task.created" and update["task"]["id"] == task["id"]
             finally:
-                await socket.close()
+                await own.close()
+                await elsewhere.close()
     finally:
         stream.stop()
-        web.stop()
+        other.stop()
+        writer.stop()
 
 
 async def test_a_stream_worker_answers_its_probes_and_metrics_and_404s_the_api(role_stack):
